@@ -1,0 +1,9 @@
+//! Wire formats: jute encoding, client records, transactions.
+
+pub mod codes;
+pub mod jute;
+pub mod records;
+pub mod txn;
+
+pub use codes::ErrorCode;
+pub use jute::{Jute, JuteError, JuteReader, JuteWrite};
