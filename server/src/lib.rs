@@ -1,1 +1,6 @@
+//! zkserver: a ZooKeeper-compatible coordination server.
+
+pub mod auth;
 pub mod proto;
+pub mod session;
+pub mod watch;

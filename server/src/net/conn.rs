@@ -1,0 +1,158 @@
+//! One client connection: a reader loop that turns frames into [`ToCore`] messages and a
+//! writer task that sends what the core queues for it.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, warn};
+
+use super::ToCore;
+use crate::proto::jute::{Jute, JuteReader};
+use crate::proto::records::{ConnectRequestFixed, RequestHeader};
+
+pub type ConnId = u64;
+
+static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
+
+pub fn next_conn_id() -> ConnId {
+    NEXT_CONN.fetch_add(1, Ordering::Relaxed)
+}
+
+/// What the core sends a connection.
+#[derive(Debug)]
+pub enum ToConn {
+    Frame(Bytes),
+    /// Flush what was queued before, then close.
+    Close,
+}
+
+/// The 4-letter words Apache knows; the first 4 bytes of a connection are checked against them.
+const FOUR_LETTER_WORDS: &[&str] = &[
+    "conf", "cons", "crst", "dump", "envi", "gtmk", "ruok", "stmk", "srst", "srvr", "stat",
+    "wchc", "wchp", "wchs", "mntr", "isro", "hash", "dirs",
+];
+
+fn four_letter_word(len: i32) -> Option<String> {
+    let b = len.to_be_bytes();
+    let s = std::str::from_utf8(&b).ok()?;
+    FOUR_LETTER_WORDS.contains(&s).then(|| s.to_string())
+}
+
+/// Drives one accepted socket until it closes.
+pub async fn run(stream: TcpStream, remote: SocketAddr, core: mpsc::UnboundedSender<ToCore>, max_buffer: usize) {
+    let conn = next_conn_id();
+    let _ = stream.set_nodelay(true);
+    let (mut rd, wr) = stream.into_split();
+    let (out_tx, out_rx) = mpsc::unbounded_channel();
+    let mut writer = Some((wr, out_rx));
+    let mut connected = false;
+    let mut len_buf = [0u8; 4];
+    loop {
+        if rd.read_exact(&mut len_buf).await.is_err() {
+            break;
+        }
+        let len = i32::from_be_bytes(len_buf);
+        if !connected {
+            if let Some(cmd) = four_letter_word(len) {
+                if let Some((wr, _)) = writer.take() {
+                    answer_four_letter(cmd, wr, &core).await;
+                }
+                return;
+            }
+        }
+        if len < 0 || len as usize > max_buffer {
+            warn!(%remote, len, "closing connection: frame length out of range (jute.maxbuffer {max_buffer})");
+            break;
+        }
+        let mut buf = BytesMut::zeroed(len as usize);
+        if rd.read_exact(&mut buf).await.is_err() {
+            break;
+        }
+        let buf = buf.freeze();
+        if !connected {
+            let mut r = JuteReader::with_max_len(buf, 2 * max_buffer);
+            let req = match ConnectRequestFixed::read_from(&mut r) {
+                Ok(req) => req,
+                Err(e) => {
+                    warn!(%remote, "closing connection: bad ConnectRequest: {e}");
+                    break;
+                }
+            };
+            let read_only = if r.is_empty() { None } else { r.read_bool("readOnly").ok() };
+            connected = true;
+            if let Some((wr, rx)) = writer.take() {
+                tokio::spawn(write_loop(wr, rx, core.clone(), conn));
+            }
+            if core
+                .send(ToCore::Connect { conn, req, read_only, remote, out: out_tx.clone() })
+                .is_err()
+            {
+                break;
+            }
+            continue;
+        }
+        let mut r = JuteReader::new(buf);
+        let Ok(hdr) = RequestHeader::read_from(&mut r) else {
+            warn!(%remote, "closing connection: frame too short for a request header");
+            break;
+        };
+        let body = r.take_rest();
+        if core.send(ToCore::Request { conn, xid: hdr.xid, op: hdr.op, body }).is_err() {
+            break;
+        }
+    }
+    debug!(%remote, conn, "connection closed");
+    if connected {
+        let _ = out_tx.send(ToConn::Close);
+    }
+    let _ = core.send(ToCore::Closed { conn });
+}
+
+async fn answer_four_letter(cmd: String, mut wr: OwnedWriteHalf, core: &mpsc::UnboundedSender<ToCore>) {
+    let (tx, rx) = oneshot::channel();
+    if core.send(ToCore::FourLetter { cmd, reply: tx }).is_err() {
+        return;
+    }
+    if let Ok(text) = rx.await {
+        let _ = wr.write_all(text.as_bytes()).await;
+        let _ = wr.shutdown().await;
+    }
+}
+
+/// Writes queued frames, flushing when the queue runs dry so bursts go out in few syscalls.
+async fn write_loop(
+    wr: OwnedWriteHalf,
+    mut rx: mpsc::UnboundedReceiver<ToConn>,
+    core: mpsc::UnboundedSender<ToCore>,
+    conn: ConnId,
+) {
+    let mut w = BufWriter::with_capacity(64 * 1024, wr);
+    'outer: while let Some(msg) = rx.recv().await {
+        let mut next = Some(msg);
+        while let Some(m) = next.take() {
+            match m {
+                ToConn::Frame(b) => {
+                    if w.write_all(&b).await.is_err() {
+                        break 'outer;
+                    }
+                }
+                ToConn::Close => {
+                    let _ = w.flush().await;
+                    let _ = w.get_mut().shutdown().await;
+                    break 'outer;
+                }
+            }
+            next = rx.try_recv().ok();
+        }
+        if w.flush().await.is_err() {
+            break;
+        }
+    }
+    // Make the reader side notice too: the core forgets the connection on Closed.
+    let _ = core.send(ToCore::Closed { conn });
+}

@@ -1,0 +1,257 @@
+//! The core: one task owns the tree, the sessions, the watches and the outstanding changes,
+//! and sees every request in arrival order. Writes go to the log thread and are applied once
+//! fsynced; reads are answered from the applied tree, after the same session's earlier writes.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use tracing::{error, info, warn};
+
+use crate::auth::AuthInfo;
+use crate::net::{frame, ConnId, ToConn, ToCore};
+use crate::pipeline::pending::PendingChanges;
+use crate::proto::jute::Jute;
+use crate::proto::records::ReplyHeader;
+use crate::proto::txn::Txn;
+use crate::session::SessionTracker;
+use crate::storage::group_commit::{LogEvent, LogThread};
+use crate::tree::DataTree;
+use crate::watch::WatchManager;
+
+/// Settings the core acts on (derived from zoo.cfg).
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    pub server_id: u64,
+    pub tick_ms: u64,
+    pub min_session_timeout: i32,
+    pub max_session_timeout: i32,
+    pub max_buffer: usize,
+    pub extended_types_enabled: bool,
+    pub super_digest: Option<String>,
+    pub data_dir: PathBuf,
+    pub container_check_interval: Duration,
+    /// The whole configuration, for `conf`, `envi` and the 4-letter-word whitelist.
+    pub server_config: Arc<crate::config::ServerConfig>,
+}
+
+/// One client connection as the core knows it.
+pub(super) struct Conn {
+    pub out: mpsc::UnboundedSender<ToConn>,
+    pub session: i64,
+    pub auth: AuthInfo,
+    pub remote: SocketAddr,
+    pub stats: super::stats::ConnStats,
+}
+
+/// Who is waiting for a txn's outcome.
+pub(super) enum Origin {
+    /// A client request on a connection.
+    Client {
+        conn: ConnId,
+        xid: i32,
+        op: i32,
+        at: Instant,
+    },
+    /// A new session: the ConnectResponse goes out once the createSession txn is durable.
+    Connect {
+        conn: ConnId,
+        timeout: i32,
+        send_read_only: bool,
+    },
+    /// Server-initiated (session expiry, container reaper).
+    Server,
+}
+
+pub(super) struct Inflight {
+    pub txn: Txn,
+    pub origin: Origin,
+}
+
+/// A session's requests that must wait for its earlier writes.
+pub(super) enum Deferred {
+    Write(i64),
+    Read {
+        conn: ConnId,
+        xid: i32,
+        op: i32,
+        body: Bytes,
+        at: Instant,
+    },
+}
+
+pub struct Core {
+    pub(super) cfg: CoreConfig,
+    pub(super) tree: DataTree,
+    pub(super) pending: PendingChanges,
+    pub(super) sessions: SessionTracker,
+    pub(super) watches: WatchManager,
+    pub(super) conns: HashMap<ConnId, Conn>,
+    pub(super) session_conn: HashMap<i64, ConnId>,
+    pub(super) queues: HashMap<i64, VecDeque<Deferred>>,
+    pub(super) inflight: VecDeque<Inflight>,
+    pub(super) last_assigned_zxid: i64,
+    pub(super) log: LogThread,
+    pub(super) clock: Instant,
+    pub(super) stats: super::stats::ServerStats,
+    pub(super) snapshot_running: Arc<AtomicBool>,
+}
+
+pub fn wall_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl Core {
+    pub fn new(cfg: CoreConfig, tree: DataTree, restored_sessions: &[(i64, i32)], log: LogThread) -> Core {
+        let clock = Instant::now();
+        let mut sessions = SessionTracker::new(cfg.server_id, cfg.tick_ms, wall_ms());
+        for &(id, timeout) in restored_sessions {
+            sessions.add(id, timeout, 0);
+        }
+        let last = tree.last_processed_zxid();
+        Core {
+            cfg,
+            tree,
+            pending: PendingChanges::new(),
+            sessions,
+            watches: WatchManager::new(),
+            conns: HashMap::new(),
+            session_conn: HashMap::new(),
+            queues: HashMap::new(),
+            inflight: VecDeque::new(),
+            last_assigned_zxid: last,
+            log,
+            clock,
+            stats: super::stats::ServerStats::new(),
+            snapshot_running: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Milliseconds on the core's monotonic clock (session expiry runs on it).
+    pub(super) fn now(&self) -> u64 {
+        self.clock.elapsed().as_millis() as u64
+    }
+
+    /// Queues a frame for a connection (dropped silently if it is gone).
+    pub(super) fn send(&mut self, conn: ConnId, payload: Vec<u8>) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.stats.packets_sent += 1;
+            self.stats.packets_sent += 1;
+            let _ = c.out.send(ToConn::Frame(frame(&payload)));
+        }
+    }
+
+    /// Sends a reply header plus optional body.
+    pub(super) fn reply(&mut self, conn: ConnId, xid: i32, zxid: i64, err: i32, body: &[u8]) {
+        let mut v = Vec::with_capacity(16 + body.len());
+        ReplyHeader { xid, zxid, err }.write_to(&mut v);
+        if err == 0 {
+            v.extend_from_slice(body);
+        }
+        self.send(conn, v);
+    }
+
+    pub(super) fn record_latency(&mut self, conn: ConnId, at: Instant) {
+        let ms = at.elapsed().as_millis() as u64;
+        self.stats.latency.record(ms);
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.stats.latency.record(ms);
+            c.stats.last_latency = ms;
+        }
+    }
+
+    pub(super) fn close_conn(&mut self, conn: ConnId) {
+        if let Some(c) = self.conns.remove(&conn) {
+            let _ = c.out.send(ToConn::Close);
+            if c.session != 0 && self.session_conn.get(&c.session) == Some(&conn) {
+                self.session_conn.remove(&c.session);
+                // Watches belong to the connection, as in Apache: a reconnecting client re-sets them.
+                self.watches.remove_session(c.session);
+            }
+        }
+    }
+
+    /// Runs until the request channel closes.
+    pub async fn run(
+        mut self,
+        mut rx: mpsc::UnboundedReceiver<ToCore>,
+        mut log_events: mpsc::UnboundedReceiver<LogEvent>,
+    ) {
+        let mut reaper = tokio::time::interval(self.cfg.container_check_interval);
+        reaper.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let next_expiry = self
+                .sessions
+                .next_expiry()
+                .map(|t| tokio::time::Instant::from_std(self.clock + Duration::from_millis(t)))
+                .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
+            tokio::select! {
+                biased;
+                ev = log_events.recv() => match ev {
+                    Some(LogEvent::Synced { last_zxid }) => self.apply_through(last_zxid),
+                    Some(LogEvent::SnapshotDue) => self.start_snapshot(),
+                    Some(LogEvent::Failed(e)) | Some(LogEvent::Fatal(e)) => {
+                        // Nothing after this point may be acknowledged: stop hard, as Apache does.
+                        error!("transaction log failed: {e}; exiting");
+                        std::process::exit(3);
+                    }
+                    None => return,
+                },
+                msg = rx.recv() => match msg {
+                    Some(m) => self.handle(m),
+                    None => return,
+                },
+                _ = tokio::time::sleep_until(next_expiry) => self.expire_sessions(),
+                _ = reaper.tick() => self.reap_containers(),
+            }
+        }
+    }
+
+    fn handle(&mut self, msg: ToCore) {
+        match msg {
+            ToCore::Connect { conn, req, read_only, remote, out } => {
+                self.on_connect(conn, req, read_only, remote, out)
+            }
+            ToCore::Request { conn, xid, op, body } => self.on_request(conn, xid, op, body),
+            ToCore::Closed { conn } => self.close_conn(conn),
+            ToCore::FourLetter { cmd, reply } => {
+                let text = self.four_letter(&cmd);
+                let _ = reply.send(text);
+            }
+        }
+    }
+
+    fn expire_sessions(&mut self) {
+        let now = self.now();
+        for id in self.sessions.take_expired(now) {
+            info!("Expiring session 0x{:x}, timeout of {}ms exceeded", id, self.sessions.get(id).map_or(0, |s| s.timeout_ms));
+            self.submit_close_session(id, super::core::Origin::Server, 0);
+        }
+    }
+
+    /// Takes a fuzzy snapshot on a blocking thread from a cheap clone of the tree.
+    pub(super) fn start_snapshot(&mut self) {
+        if self.snapshot_running.swap(true, Ordering::AcqRel) {
+            warn!("Too busy to snap, skipping");
+            return;
+        }
+        let tree = self.tree.clone();
+        let sessions = self.sessions.snapshot();
+        let dir = self.cfg.data_dir.clone();
+        let flag = self.snapshot_running.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = super::start::write_snapshot(&dir, &tree, &sessions) {
+                error!("snapshot failed: {e}");
+            }
+            flag.store(false, Ordering::Release);
+        });
+    }
+}

@@ -1,0 +1,10 @@
+//! A standalone server: recovery from disk, the core event loop, the client listener.
+
+mod apply;
+mod core;
+mod requests;
+mod start;
+mod stats;
+
+pub use self::core::{Core, CoreConfig};
+pub use start::{run, ServerError};

@@ -1,0 +1,369 @@
+//! Arriving requests: the connect handshake, dispatch of reads and writes, and the txns the
+//! server itself starts (session expiry, container and TTL reaping).
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+use super::core::{wall_ms, Conn, Core, Deferred, Inflight, Origin};
+use super::stats::ConnStats;
+use crate::auth::AuthInfo;
+use crate::net::{ConnId, ToConn};
+use crate::pipeline::pending::Overlay;
+use crate::pipeline::prep::{is_write, prep_write, PrepContext};
+use crate::pipeline::reads::{self, ReadContext};
+use crate::proto::codes::{op, xid, EphemeralKind};
+use crate::proto::jute::{Jute, JuteReader, JuteWrite};
+use crate::proto::records::{AuthPacket, ConnectRequestFixed, ConnectResponseFixed, WatcherEvent};
+use crate::proto::txn::{CloseSessionTxn, CreateSessionTxn, DeleteTxn, ErrorTxn, Txn, TxnBody, TxnHeader};
+use crate::proto::ErrorCode;
+use crate::session::session_password;
+
+impl Core {
+    pub(super) fn on_connect(
+        &mut self,
+        conn: ConnId,
+        req: ConnectRequestFixed,
+        read_only: Option<bool>,
+        remote: SocketAddr,
+        out: mpsc::UnboundedSender<ToConn>,
+    ) {
+        let send_read_only = read_only.is_some();
+        self.conns.insert(
+            conn,
+            Conn {
+                out,
+                session: 0,
+                auth: AuthInfo::for_address(remote.ip()),
+                remote,
+                stats: ConnStats::new(wall_ms()),
+            },
+        );
+        let last = self.tree.last_processed_zxid();
+        if req.last_zxid_seen > last {
+            // The client has seen a newer state than ours: refuse so it tries another server.
+            info!(
+                "Refusing session request for client {remote} as it has seen zxid 0x{:x} our last zxid is 0x{:x}",
+                req.last_zxid_seen, last
+            );
+            self.close_conn(conn);
+            return;
+        }
+        let timeout = req
+            .time_out
+            .clamp(self.cfg.min_session_timeout, self.cfg.max_session_timeout);
+        if req.session_id == 0 {
+            let id = self.sessions.next_session_id();
+            self.sessions.add(id, timeout, self.now());
+            self.bind(conn, id);
+            let txn = Txn {
+                hdr: self.header(id, 0, op::CREATE_SESSION),
+                body: TxnBody::CreateSession(CreateSessionTxn { time_out: timeout }),
+                digest: None,
+            };
+            self.submit(txn, Origin::Connect { conn, timeout, send_read_only }, id);
+            return;
+        }
+        let id = req.session_id;
+        let passwd_ok = req.passwd.as_deref() == Some(&session_password(id)[..]);
+        if !passwd_ok || !self.sessions.is_active(id) {
+            info!("Invalid session 0x{id:x} for client {remote}, probably expired");
+            self.send_connect_response(conn, 0, 0, send_read_only);
+            self.close_conn(conn);
+            return;
+        }
+        if let Some(old) = self.session_conn.get(&id).copied() {
+            if old != conn {
+                self.close_conn(old);
+            }
+        }
+        self.sessions.touch(id, self.now());
+        self.bind(conn, id);
+        self.send_connect_response(conn, id, timeout, send_read_only);
+    }
+
+    fn bind(&mut self, conn: ConnId, session: i64) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.session = session;
+        }
+        self.session_conn.insert(session, conn);
+    }
+
+    pub(super) fn send_connect_response(&mut self, conn: ConnId, session: i64, timeout: i32, send_read_only: bool) {
+        let passwd = if session == 0 { [0u8; 16] } else { session_password(session) };
+        let mut v = ConnectResponseFixed {
+            protocol_version: 0,
+            time_out: timeout,
+            session_id: session,
+            passwd: Some(Bytes::copy_from_slice(&passwd)),
+        }
+        .to_bytes();
+        if send_read_only {
+            v.put_bool_j(false);
+        }
+        self.send(conn, v);
+    }
+
+    pub(super) fn header(&mut self, session: i64, cxid: i32, kind: i32) -> TxnHeader {
+        self.last_assigned_zxid += 1;
+        TxnHeader { client_id: session, cxid, zxid: self.last_assigned_zxid, time: wall_ms(), kind }
+    }
+
+    /// Hands a txn to the log thread and remembers who waits for it.
+    pub(super) fn submit(&mut self, txn: Txn, origin: Origin, session: i64) {
+        let zxid = txn.hdr.zxid;
+        self.log.submit(zxid, txn.encode());
+        if session != 0 {
+            self.queues.entry(session).or_default().push_back(Deferred::Write(zxid));
+        }
+        self.inflight.push_back(Inflight { txn, origin });
+    }
+
+    pub(super) fn on_request(&mut self, conn: ConnId, xid: i32, kind: i32, body: Bytes) {
+        let Some(c) = self.conns.get_mut(&conn) else { return };
+        let session = c.session;
+        if session == 0 {
+            return;
+        }
+        c.stats.packets_received += 1;
+        self.stats.packets_received += 1;
+        if !self.sessions.touch(session, self.now()) {
+            self.reply(conn, xid, self.tree.last_processed_zxid(), ErrorCode::SessionExpired.code(), &[]);
+            return;
+        }
+        match kind {
+            op::PING => {
+                let z = self.tree.last_processed_zxid();
+                self.reply(conn, xid::PING, z, 0, &[]);
+            }
+            op::AUTH => self.on_auth(conn, body),
+            op::CLOSE_SESSION => self.submit_close_session(session, Origin::Client { conn, xid, op: kind, at: Instant::now() }, xid),
+            k if is_write(k) => self.submit_write(conn, session, xid, k, body),
+            k if reads::is_read(k) || k == op::SET_WATCHES || k == op::SET_WATCHES2 => {
+                if self.queues.get(&session).is_some_and(|q| !q.is_empty()) {
+                    self.queues
+                        .entry(session)
+                        .or_default()
+                        .push_back(Deferred::Read { conn, xid, op: k, body, at: Instant::now() });
+                } else {
+                    self.execute_read(conn, xid, k, body, Instant::now());
+                }
+            }
+            k => {
+                warn!("Received packet at server of unknown type {k}; closing the connection");
+                self.reply(conn, xid, self.tree.last_processed_zxid(), ErrorCode::Unimplemented.code(), &[]);
+                self.close_conn(conn);
+            }
+        }
+    }
+
+    fn on_auth(&mut self, conn: ConnId, body: Bytes) {
+        let pkt = AuthPacket::read_from(&mut JuteReader::new(body));
+        let super_digest = self.cfg.super_digest.clone();
+        let z = self.tree.last_processed_zxid();
+        let Some(c) = self.conns.get_mut(&conn) else { return };
+        let remote = c.remote.ip();
+        let res = match pkt {
+            Ok(p) => c.auth.add_auth(&p.scheme, p.auth.as_deref().unwrap_or(&[]), remote, super_digest.as_deref()),
+            Err(_) => Err(ErrorCode::AuthFailed),
+        };
+        match res {
+            Ok(()) => self.reply(conn, xid::AUTH, z, 0, &[]),
+            Err(e) => {
+                warn!("Authentication failed for client {remote}");
+                self.reply(conn, xid::AUTH, z, e.code(), &[]);
+                self.close_conn(conn);
+            }
+        }
+    }
+
+    fn submit_write(&mut self, conn: ConnId, session: i64, cxid: i32, kind: i32, body: Bytes) {
+        let hdr = self.header(session, cxid, kind);
+        let Some(c) = self.conns.get(&conn) else { return };
+        let ctx = PrepContext {
+            auth: &c.auth,
+            session,
+            zxid: hdr.zxid,
+            time: hdr.time,
+            extended_types_enabled: self.cfg.extended_types_enabled,
+            max_buffer: self.cfg.max_buffer,
+        };
+        let mut ov = Overlay::new(&self.tree, &self.pending);
+        let (body, changes) = match prep_write(kind, body, &ctx, &mut ov) {
+            Ok((b, true)) => (b, ov.into_changes()),
+            Ok((b, false)) => (b, Vec::new()),
+            Err(e) => {
+                debug!("prep of {} failed: {e}", op::name(kind));
+                (TxnBody::Error(ErrorTxn { err: e.code() }), Vec::new())
+            }
+        };
+        for (p, m) in changes {
+            self.pending.set(hdr.zxid, p, m);
+        }
+        let mut hdr = hdr;
+        if matches!(body, TxnBody::Error(_)) {
+            hdr.kind = op::ERROR;
+        }
+        let txn = Txn { hdr, body, digest: None };
+        self.submit(txn, Origin::Client { conn, xid: cxid, op: kind, at: Instant::now() }, session);
+    }
+
+    /// closeSession, from the client or from expiry: deletes the session's ephemerals,
+    /// including those still pending.
+    pub(super) fn submit_close_session(&mut self, session: i64, origin: Origin, cxid: i32) {
+        self.sessions.set_closing(session);
+        let hdr = self.header(session, cxid, op::CLOSE_SESSION);
+        let mut paths: BTreeSet<String> = self.tree.ephemerals_of(session).into_iter().collect();
+        for (p, m) in self.pending.iter() {
+            match m {
+                None => {
+                    paths.remove(p);
+                }
+                Some(m) if EphemeralKind::of(m.stat.ephemeral_owner) == EphemeralKind::Normal(session) => {
+                    paths.insert(p.clone());
+                }
+                Some(_) => {}
+            }
+        }
+        let mut changes = Vec::new();
+        for p in &paths {
+            let parent = crate::tree::parent_of(p).to_string();
+            if let Some(mut pm) = self.pending.get(&self.tree, &parent) {
+                pm.num_children -= 1;
+                pm.stat.pzxid = hdr.zxid;
+                changes.push((parent, Some(pm)));
+            }
+            changes.push((p.clone(), None));
+        }
+        for (p, m) in changes {
+            self.pending.set(hdr.zxid, p, m);
+        }
+        let txn = Txn {
+            hdr,
+            body: TxnBody::CloseSession(CloseSessionTxn { paths_to_delete: Some(paths.into_iter().collect()) }),
+            digest: None,
+        };
+        self.submit(txn, origin, session);
+    }
+
+    /// Answers a read (or setWatches) now; the session has no earlier writes outstanding.
+    pub(super) fn execute_read(&mut self, conn: ConnId, xid: i32, kind: i32, body: Bytes, at: Instant) {
+        let Some(c) = self.conns.get(&conn) else { return };
+        let session = c.session;
+        if self.session_conn.get(&session) != Some(&conn) {
+            return;
+        }
+        let z = self.tree.last_processed_zxid();
+        if kind == op::SET_WATCHES || kind == op::SET_WATCHES2 {
+            let events = match reads::decode_set_watches(kind, body) {
+                Ok(req) => {
+                    let mut cx = ReadContext {
+                        tree: &self.tree,
+                        watches: &mut self.watches,
+                        auth: &c.auth,
+                        session,
+                        max_buffer: self.cfg.max_buffer,
+                    };
+                    reads::set_watches(&req, &mut cx)
+                }
+                Err(e) => {
+                    self.reply(conn, xid, z, e.code(), &[]);
+                    return;
+                }
+            };
+            for (ev, path) in events {
+                self.notify(conn, ev, &path, -1);
+            }
+            self.reply(conn, xid, z, 0, &[]);
+            return;
+        }
+        let mut cx = ReadContext {
+            tree: &self.tree,
+            watches: &mut self.watches,
+            auth: &c.auth,
+            session,
+            max_buffer: self.cfg.max_buffer,
+        };
+        let res = reads::execute(kind, body, &mut cx);
+        match res {
+            Ok(b) => self.reply(conn, xid, z, 0, &b),
+            Err(e) => self.reply(conn, xid, z, e.code(), &[]),
+        }
+        self.record_latency(conn, at);
+        self.note_op(conn, kind, xid, z);
+    }
+
+    pub(super) fn note_op(&mut self, conn: ConnId, kind: i32, cxid: i32, zxid: i64) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.stats.last_op = op_abbrev(kind);
+            c.stats.last_cxid = cxid;
+            c.stats.last_zxid = zxid;
+            c.stats.last_response_wall_ms = wall_ms();
+        }
+    }
+
+    /// Sends a watch notification (xid −1).
+    pub(super) fn notify(&mut self, conn: ConnId, ev: i32, path: &str, zxid: i64) {
+        let mut v = Vec::new();
+        crate::proto::records::ReplyHeader { xid: xid::NOTIFICATION, zxid, err: 0 }.write_to(&mut v);
+        WatcherEvent { kind: ev, state: crate::proto::codes::state::SYNC_CONNECTED, path: path.to_string() }
+            .write_to(&mut v);
+        self.send(conn, v);
+    }
+
+    /// Deletes empty containers and expired TTL nodes, as Apache's ContainerManager does.
+    pub(super) fn reap_containers(&mut self) {
+        let mut candidates = self.tree.container_candidates();
+        candidates.extend(self.tree.expired_ttl_nodes(wall_ms()));
+        for path in candidates {
+            // Only if still empty in the outstanding view (a create may be on its way).
+            let Some(meta) = self.pending.get(&self.tree, &path) else { continue };
+            if meta.num_children > 0 {
+                continue;
+            }
+            let parent = crate::tree::parent_of(&path).to_string();
+            let hdr = self.header(0, 0, op::DELETE_CONTAINER);
+            if let Some(mut pm) = self.pending.get(&self.tree, &parent) {
+                pm.num_children -= 1;
+                pm.stat.pzxid = hdr.zxid;
+                self.pending.set(hdr.zxid, parent, Some(pm));
+            }
+            self.pending.set(hdr.zxid, path.clone(), None);
+            let txn = Txn { hdr, body: TxnBody::Delete(DeleteTxn { path }), digest: None };
+            self.submit(txn, Origin::Server, 0);
+        }
+    }
+}
+
+/// The short op names `cons` shows as lop.
+pub fn op_abbrev(kind: i32) -> &'static str {
+    match kind {
+        op::CREATE | op::CREATE2 | op::CREATE_CONTAINER | op::CREATE_TTL => "CREA",
+        op::DELETE => "DELE",
+        op::EXISTS => "EXIS",
+        op::GET_DATA => "GETD",
+        op::SET_DATA => "SETD",
+        op::GET_ACL => "GETA",
+        op::SET_ACL => "SETA",
+        op::GET_CHILDREN => "GETC",
+        op::GET_CHILDREN2 => "GETC",
+        op::SYNC => "SYNC",
+        op::PING => "PING",
+        op::MULTI => "MULT",
+        op::MULTI_READ => "MLTR",
+        op::CLOSE_SESSION => "CLOS",
+        op::SET_WATCHES | op::SET_WATCHES2 => "SETW",
+        op::CHECK_WATCHES => "CHKW",
+        op::REMOVE_WATCHES => "REMW",
+        op::ADD_WATCH => "ADDW",
+        op::GET_EPHEMERALS => "GETE",
+        op::GET_ALL_CHILDREN_NUMBER => "GETACN",
+        op::WHO_AM_I => "HOMI",
+        op::CHECK => "CHEC",
+        _ => "NA",
+    }
+}
