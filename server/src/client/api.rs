@@ -76,37 +76,60 @@ impl Client {
             passwd,
             read_only: cfg.read_only,
         };
-        let per_host = (cfg.session_timeout / cfg.hosts.len() as u32).max(Duration::from_secs(1));
+        let per_host = (cfg.session_timeout / cfg.hosts.len() as u32).clamp(
+            Duration::from_secs(1),
+            cfg.connect_timeout.max(Duration::from_secs(1)),
+        );
+        let deadline = tokio::time::Instant::now() + cfg.connect_timeout;
+        let mut backoff = Duration::from_millis(50);
         let mut last_err = ClientError::ConnectionLoss;
-        for (idx, host) in cfg.hosts.iter().enumerate() {
-            match frame::open(host, &params, per_host, cfg.max_frame_len).await {
-                Ok((stream, granted)) => {
-                    let shared = Arc::new(Shared::new(&granted, 0));
-                    let (tx, rx) = mpsc::unbounded_channel();
-                    let (etx, erx) = mpsc::unbounded_channel();
-                    let inner = Inner {
-                        tx,
-                        shared: shared.clone(),
-                        chroot: chroot.clone(),
-                        request_timeout: cfg.request_timeout,
-                    };
-                    let task = SessionTask::new(cfg.clone(), chroot, shared, rx, etx, idx);
-                    tokio::spawn(task.run(stream));
-                    return Ok((
-                        Client {
-                            inner: Arc::new(inner),
-                        },
-                        erx,
-                    ));
-                }
-                Err(ClientError::SessionExpired) => return Err(ClientError::SessionExpired),
-                Err(e) => {
-                    tracing::debug!(host = %host, error = %e, "zk client connect failed");
-                    last_err = e;
+        loop {
+            for (idx, host) in cfg.hosts.iter().enumerate() {
+                match frame::open(host, &params, per_host, cfg.max_frame_len).await {
+                    Ok((stream, granted)) => {
+                        return Ok(Self::start_session(cfg, chroot, idx, stream, &granted));
+                    }
+                    Err(ClientError::SessionExpired) => return Err(ClientError::SessionExpired),
+                    Err(e) => {
+                        tracing::debug!(host = %host, error = %e, "zk client connect failed");
+                        last_err = e;
+                    }
                 }
             }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return Err(last_err);
+            }
+            tokio::time::sleep_until((now + backoff).min(deadline)).await;
+            backoff = (backoff * 2).min(Duration::from_secs(1));
         }
-        Err(last_err)
+    }
+
+    /// Spawns the session task on an established connection.
+    fn start_session(
+        cfg: ClientConfig,
+        chroot: Chroot,
+        host_idx: usize,
+        stream: tokio::net::TcpStream,
+        granted: &frame::Granted,
+    ) -> Connected {
+        let shared = Arc::new(Shared::new(granted, 0));
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (etx, erx) = mpsc::unbounded_channel();
+        let inner = Inner {
+            tx,
+            shared: shared.clone(),
+            chroot: chroot.clone(),
+            request_timeout: cfg.request_timeout,
+        };
+        let task = SessionTask::new(cfg, chroot, shared, rx, etx, host_idx);
+        tokio::spawn(task.run(stream));
+        (
+            Client {
+                inner: Arc::new(inner),
+            },
+            erx,
+        )
     }
 
     pub fn session_id(&self) -> i64 {

@@ -21,6 +21,9 @@ pub struct ClientConfig {
     pub auto_reconnect: bool,
     /// Client-side bound on each request's wait; `None` waits until the connection fails.
     pub request_timeout: Option<Duration>,
+    /// How long [`crate::client::Client::connect`] keeps trying the hosts (round-robin, with
+    /// backoff) before giving up; a server that is still starting or electing may refuse.
+    pub connect_timeout: Duration,
     /// Largest incoming frame accepted (Java client: `jute.maxbuffer`, default 0xfffff).
     pub max_frame_len: usize,
 }
@@ -35,6 +38,7 @@ impl ClientConfig {
             chroot: None,
             auto_reconnect: true,
             request_timeout: None,
+            connect_timeout: Duration::from_secs(10),
             max_frame_len: DEFAULT_MAX_BUFFER,
         }
     }

@@ -203,6 +203,9 @@ pub(crate) struct SessionTask {
     pub auth_info: Vec<(String, Vec<u8>)>,
     pub next_xid: i32,
     pub host_idx: usize,
+    /// Requests made while reconnecting; sent once a connection is up, failed with
+    /// ConnectionLoss when an attempt fails (as the Java client's outgoing queue behaves).
+    held: Vec<Request>,
 }
 
 impl SessionTask {
@@ -224,6 +227,7 @@ impl SessionTask {
             auth_info: Vec::new(),
             next_xid: 1,
             host_idx,
+            held: Vec::new(),
         }
     }
 
@@ -315,6 +319,11 @@ impl SessionTask {
     ) -> Exit {
         if let Err(e) = self.replay(conn).await {
             return Exit::Lost(e);
+        }
+        for req in std::mem::take(&mut self.held) {
+            if let Err(e) = self.send(conn, req).await {
+                return Exit::Lost(e);
+            }
         }
         let timeout = self.shared.timeout();
         let ping_every = timeout / 3;
@@ -513,23 +522,35 @@ impl SessionTask {
         }
     }
 
-    /// Fails a request that arrives while no connection is up.
-    fn refuse(&mut self, req: Request) -> Option<Exit> {
+    /// Holds a request that arrives while no connection is up. A close ends the session
+    /// at once: there is nobody to tell, the server will expire it.
+    fn hold(&mut self, req: Request) -> Option<Exit> {
         if matches!(req.kind, Kind::Close) {
-            // Nothing to tell the server: it will expire the session on its own.
+            self.fail_held(ClientError::Closed);
             let _ = req.reply.send(Ok(Reply {
                 header: ReplyHeader::default(),
                 body: Bytes::new(),
             }));
             return Some(Exit::Closed);
         }
-        let _ = req.reply.send(Err(ClientError::ConnectionLoss));
+        self.held.push(req);
         None
+    }
+
+    fn fail_held(&mut self, e: ClientError) {
+        for req in self.held.drain(..) {
+            let err = match &e {
+                ClientError::SessionExpired => ClientError::SessionExpired,
+                ClientError::Closed => ClientError::Closed,
+                _ => ClientError::ConnectionLoss,
+            };
+            let _ = req.reply.send(Err(err));
+        }
     }
 
     /// Tries the hosts round-robin with the same session until one accepts, the server says
     /// the session expired, or the negotiated timeout has passed (the server has then expired
-    /// the session anyway). Requests arriving meanwhile fail at once with ConnectionLoss.
+    /// the session anyway). Requests arriving meanwhile wait for the next attempt.
     async fn reconnect(&mut self) -> Result<(TcpStream, Granted), Exit> {
         let deadline = Instant::now() + self.shared.timeout();
         let per_host = (self.shared.timeout() / self.cfg.hosts.len().max(1) as u32)
@@ -548,14 +569,20 @@ impl SessionTask {
                     r = &mut attempt => break r,
                     req = self.requests.recv() => match req {
                         None => return Err(Exit::ClientGone),
-                        Some(req) => if let Some(exit) = self.refuse(req) { return Err(exit) },
+                        Some(req) => if let Some(exit) = self.hold(req) { return Err(exit) },
                     },
                 }
             };
             match result {
                 Ok(ok) => return Ok(ok),
-                Err(ClientError::SessionExpired) => return Err(Exit::Expired),
-                Err(e) => tracing::debug!(host = %host, error = %e, "zk client reconnect failed"),
+                Err(ClientError::SessionExpired) => {
+                    self.fail_held(ClientError::SessionExpired);
+                    return Err(Exit::Expired);
+                }
+                Err(e) => {
+                    tracing::debug!(host = %host, error = %e, "zk client reconnect failed");
+                    self.fail_held(ClientError::ConnectionLoss);
+                }
             }
             tried_in_round += 1;
             if tried_in_round >= self.cfg.hosts.len() {
@@ -567,13 +594,14 @@ impl SessionTask {
                         _ = &mut pause => break,
                         req = self.requests.recv() => match req {
                             None => return Err(Exit::ClientGone),
-                            Some(req) => if let Some(exit) = self.refuse(req) { return Err(exit) },
+                            Some(req) => if let Some(exit) = self.hold(req) { return Err(exit) },
                         },
                     }
                 }
                 backoff = (backoff * 2).min(Duration::from_secs(1));
             }
         }
+        self.fail_held(ClientError::SessionExpired);
         Err(Exit::Expired)
     }
 }
