@@ -116,6 +116,8 @@ impl Exit {
     /// The error handed to requests that were still waiting when the connection ended.
     fn pending_error(&self) -> ClientError {
         match self {
+            // A protocol violation is worth reporting as such; anything else is a plain loss.
+            Exit::Lost(ClientError::Protocol(m)) => ClientError::Protocol(m.clone()),
             Exit::Lost(_) | Exit::ClientGone => ClientError::ConnectionLoss,
             Exit::Expired => ClientError::SessionExpired,
             Exit::AuthFailed => ClientError::Api(ErrorCode::AuthFailed),
@@ -493,9 +495,11 @@ impl SessionTask {
                     ClientError::Protocol(format!("reply with xid {x} but nothing pending"))
                 })?;
                 if p.xid != x {
+                    let expected = p.xid;
+                    // Keep it queued so that it fails with the others.
+                    conn.pending.push_front(p);
                     return Err(ClientError::Protocol(format!(
-                        "xid out of order: expected {}, got {x}",
-                        p.xid
+                        "xid out of order: expected {expected}, got {x}"
                     )));
                 }
                 if let Some(w) = &p.watch {

@@ -160,8 +160,11 @@ async fn out_of_order_xid_drops_the_connection() {
     conf.auto_reconnect = false;
     let (c, mut rx) = Client::connect(conf).await.unwrap();
     let (a, b) = tokio::join!(c.get_data("/a", false), c.get_data("/b", false));
-    assert!(matches!(a, Err(ClientError::ConnectionLoss)));
-    assert!(matches!(b, Err(ClientError::ConnectionLoss)));
+    assert!(
+        matches!(&a, Err(ClientError::Protocol(m)) if m.contains("out of order")),
+        "{a:?}"
+    );
+    assert!(matches!(b, Err(ClientError::Protocol(_))));
     let ev = next_event(&mut rx).await;
     assert_eq!(
         (ev.kind, ev.state),
@@ -261,8 +264,30 @@ async fn malformed_frame_fails_pending_requests() {
     let (c, _rx) = Client::connect(conf).await.unwrap();
     assert!(matches!(
         c.get_data("/a", false).await,
-        Err(ClientError::ConnectionLoss)
+        Err(ClientError::Protocol(_))
     ));
+    assert_eq!(c.state(), State::Disconnected);
+    drop(server.await.unwrap());
+}
+
+#[tokio::test]
+async fn requests_made_while_reconnecting_are_sent_after_it() {
+    let (l, addr) = listener().await;
+    let server = tokio::spawn(async move {
+        let (s, _) = accept(&l, 30000, 8).await;
+        drop(s);
+        // Delay the second handshake so the request below is made while reconnecting.
+        let (mut s, req) = accept(&l, 30000, 8).await;
+        assert_eq!(req.session_id, 8);
+        let (h, b) = read_non_ping(&mut s).await;
+        assert_eq!(PathWatchRequest::from_bytes(b).unwrap().path, "/late");
+        reply(&mut s, h.xid, 1, 0, &data_reply(b"ok", 0)).await;
+        s
+    });
+    let (c, mut rx) = Client::connect(cfg(&addr, 30000)).await.unwrap();
+    assert_eq!(next_event(&mut rx).await.state, keeper_state::DISCONNECTED);
+    let (d, _) = c.get_data("/late", false).await.unwrap();
+    assert_eq!(d.unwrap(), b"ok");
     drop(server.await.unwrap());
 }
 
