@@ -36,6 +36,7 @@ pub fn env_jvmflags() -> Vec<String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

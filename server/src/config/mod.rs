@@ -268,7 +268,7 @@ impl ServerConfig {
                 let static_is_any = self
                     .client_port_address
                     .as_deref()
-                    .map_or(true, is_wildcard_host);
+                    .is_none_or(is_wildcard_host);
                 let same = if static_is_any {
                     port == client.port
                 } else {

@@ -30,6 +30,7 @@ pub fn read_myid(data_dir: &Path) -> Result<u64, ConfigError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

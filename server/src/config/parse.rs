@@ -347,7 +347,7 @@ fn validate_quorum(cfg: &ServerConfig, qc: &QuorumConfig) -> Result<(), ConfigEr
         }
     } else if voters <= 2 {
         tracing::warn!("no server failure will be tolerated; you need at least 3 servers");
-    } else if voters % 2 == 0 {
+    } else if voters.is_multiple_of(2) {
         tracing::warn!("non-optimal configuration: consider an odd number of servers");
     }
     Ok(())

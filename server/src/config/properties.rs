@@ -187,6 +187,7 @@ fn unescape(raw: &str, line: usize) -> Result<String, ConfigError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

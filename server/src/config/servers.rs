@@ -285,6 +285,7 @@ fn parse_port(key: &str, value: &str, port: &str) -> Result<u16, ConfigError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -49,6 +49,7 @@ impl FourLetterWhitelist {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
