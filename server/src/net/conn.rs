@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
 
 use super::ToCore;
+use crate::admin::FourLetterWord;
 use crate::proto::jute::{Jute, JuteReader};
 use crate::proto::records::{ConnectRequestFixed, RequestHeader};
 
@@ -31,18 +32,6 @@ pub enum ToConn {
     Close,
 }
 
-/// The 4-letter words Apache knows; the first 4 bytes of a connection are checked against them.
-const FOUR_LETTER_WORDS: &[&str] = &[
-    "conf", "cons", "crst", "dump", "envi", "gtmk", "ruok", "stmk", "srst", "srvr", "stat",
-    "wchc", "wchp", "wchs", "mntr", "isro", "hash", "dirs",
-];
-
-fn four_letter_word(len: i32) -> Option<String> {
-    let b = len.to_be_bytes();
-    let s = std::str::from_utf8(&b).ok()?;
-    FOUR_LETTER_WORDS.contains(&s).then(|| s.to_string())
-}
-
 /// Drives one accepted socket until it closes.
 pub async fn run(stream: TcpStream, remote: SocketAddr, core: mpsc::UnboundedSender<ToCore>, max_buffer: usize) {
     let conn = next_conn_id();
@@ -58,7 +47,7 @@ pub async fn run(stream: TcpStream, remote: SocketAddr, core: mpsc::UnboundedSen
         }
         let len = i32::from_be_bytes(len_buf);
         if !connected {
-            if let Some(cmd) = four_letter_word(len) {
+            if let Some(cmd) = FourLetterWord::from_u32(len as u32) {
                 if let Some((wr, _)) = writer.take() {
                     answer_four_letter(cmd, wr, &core).await;
                 }
@@ -113,7 +102,7 @@ pub async fn run(stream: TcpStream, remote: SocketAddr, core: mpsc::UnboundedSen
     let _ = core.send(ToCore::Closed { conn });
 }
 
-async fn answer_four_letter(cmd: String, mut wr: OwnedWriteHalf, core: &mpsc::UnboundedSender<ToCore>) {
+async fn answer_four_letter(cmd: FourLetterWord, mut wr: OwnedWriteHalf, core: &mpsc::UnboundedSender<ToCore>) {
     let (tx, rx) = oneshot::channel();
     if core.send(ToCore::FourLetter { cmd, reply: tx }).is_err() {
         return;

@@ -35,7 +35,7 @@ pub enum ToCore {
     Closed { conn: ConnId },
     /// A 4-letter word; the answer text goes back on `reply`.
     FourLetter {
-        cmd: String,
+        cmd: crate::admin::FourLetterWord,
         reply: oneshot::Sender<String>,
     },
 }

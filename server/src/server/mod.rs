@@ -2,6 +2,7 @@
 
 mod apply;
 mod core;
+mod fourlw;
 mod requests;
 mod start;
 mod stats;

@@ -299,7 +299,7 @@ impl Core {
 
     pub(super) fn note_op(&mut self, conn: ConnId, kind: i32, cxid: i32, zxid: i64) {
         if let Some(c) = self.conns.get_mut(&conn) {
-            c.stats.last_op = op_abbrev(kind);
+            c.stats.last_op = super::fourlw::op_abbrev(kind);
             c.stats.last_cxid = cxid;
             c.stats.last_zxid = zxid;
             c.stats.last_response_wall_ms = wall_ms();
@@ -339,31 +339,3 @@ impl Core {
     }
 }
 
-/// The short op names `cons` shows as lop.
-pub fn op_abbrev(kind: i32) -> &'static str {
-    match kind {
-        op::CREATE | op::CREATE2 | op::CREATE_CONTAINER | op::CREATE_TTL => "CREA",
-        op::DELETE => "DELE",
-        op::EXISTS => "EXIS",
-        op::GET_DATA => "GETD",
-        op::SET_DATA => "SETD",
-        op::GET_ACL => "GETA",
-        op::SET_ACL => "SETA",
-        op::GET_CHILDREN => "GETC",
-        op::GET_CHILDREN2 => "GETC",
-        op::SYNC => "SYNC",
-        op::PING => "PING",
-        op::MULTI => "MULT",
-        op::MULTI_READ => "MLTR",
-        op::CLOSE_SESSION => "CLOS",
-        op::SET_WATCHES | op::SET_WATCHES2 => "SETW",
-        op::CHECK_WATCHES => "CHKW",
-        op::REMOVE_WATCHES => "REMW",
-        op::ADD_WATCH => "ADDW",
-        op::GET_EPHEMERALS => "GETE",
-        op::GET_ALL_CHILDREN_NUMBER => "GETACN",
-        op::WHO_AM_I => "HOMI",
-        op::CHECK => "CHEC",
-        _ => "NA",
-    }
-}

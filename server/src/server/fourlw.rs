@@ -1,0 +1,145 @@
+//! The core's side of the 4-letter words: whitelist, counter resets, and a snapshot of the
+//! server's state for the renderer in [`crate::admin`].
+
+use crate::admin::{
+    environment, last_op_name, not_whitelisted, render, ConnectionInfo, ExpiryBucket, FourLetterWord, Mode,
+    ServerInfo, SessionConnInfo, SessionTrackerDump, VERSION_STRING,
+};
+
+use super::core::{wall_ms, Core};
+
+/// Bytes used by the files directly in `dir/version-2` (what `dirs` reports).
+fn dir_size(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir.join("version-2"))
+        .map(|rd| rd.filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum())
+        .unwrap_or(0)
+}
+
+fn open_fds() -> u64 {
+    std::fs::read_dir("/proc/self/fd").map(|d| d.count() as u64).unwrap_or(0)
+}
+
+fn max_fds() -> u64 {
+    std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Max open files"))
+                .and_then(|l| l.split_whitespace().nth(3).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+impl Core {
+    pub(super) fn four_letter(&mut self, cmd: FourLetterWord) -> String {
+        let conf = self.cfg.server_config.clone();
+        if cmd != FourLetterWord::TelnetClose && !conf.four_letter_words.allows(cmd.name()) {
+            return not_whitelisted(cmd.name());
+        }
+        match cmd {
+            FourLetterWord::Srst => self.stats.reset(),
+            FourLetterWord::Crst => {
+                for c in self.conns.values_mut() {
+                    c.stats.reset();
+                }
+            }
+            _ => {}
+        }
+        let info = self.server_info(cmd);
+        render(cmd, &info, &conf)
+    }
+
+    fn server_info(&self, cmd: FourLetterWord) -> ServerInfo {
+        let conf = &self.cfg.server_config;
+        let lat = &self.stats.latency;
+        let mut info = ServerInfo {
+            version: VERSION_STRING.to_string(),
+            serving: true,
+            mode: Mode::Standalone,
+            server_id: self.cfg.server_id,
+            latency_min: lat.min(),
+            latency_avg: lat.avg(),
+            latency_max: lat.max,
+            packets_received: self.stats.packets_received,
+            packets_sent: self.stats.packets_sent,
+            num_alive_connections: self.conns.len() as u64,
+            outstanding_requests: self.inflight.len() as u64,
+            zxid: self.tree.last_processed_zxid(),
+            node_count: self.tree.node_count() as u64,
+            watch_count: self.watches.count() as u64,
+            ephemerals_count: self.tree.ephemeral_count() as u64,
+            approximate_data_size: self.tree.approximate_data_size(),
+            open_file_descriptor_count: open_fds(),
+            max_file_descriptor_count: max_fds(),
+            uptime_ms: self.stats.started.elapsed().as_millis() as u64,
+            global_sessions: self.sessions.len() as u64,
+            ..Default::default()
+        };
+        if matches!(cmd, FourLetterWord::Cons | FourLetterWord::Stat) {
+            info.connections = self
+                .conns
+                .values()
+                .map(|c| ConnectionInfo {
+                    remote: c.remote,
+                    interest_ops: 1,
+                    queued: 0,
+                    received: c.stats.packets_received,
+                    sent: c.stats.packets_sent,
+                    session: (c.session != 0).then(|| SessionConnInfo {
+                        session_id: c.session,
+                        last_op: c.stats.last_op.to_string(),
+                        established_ms: c.stats.established_wall_ms,
+                        timeout_ms: self.sessions.get(c.session).map_or(0, |s| s.timeout_ms),
+                        last_cxid: c.stats.last_cxid as i64,
+                        last_zxid: c.stats.last_zxid,
+                        last_response_ms: c.stats.last_response_wall_ms,
+                        last_latency: c.stats.last_latency,
+                        min_latency: c.stats.latency.min(),
+                        avg_latency: c.stats.latency.avg() as u64,
+                        max_latency: c.stats.latency.max,
+                    }),
+                })
+                .collect();
+        }
+        if cmd == FourLetterWord::Dump {
+            let mut buckets: std::collections::BTreeMap<u64, Vec<i64>> = Default::default();
+            for (id, _) in self.sessions.snapshot() {
+                if let Some(s) = self.sessions.get(id) {
+                    buckets.entry(s.expires_at).or_default().push(id);
+                }
+            }
+            let origin = wall_ms() - self.now() as i64;
+            info.session_tracker = SessionTrackerDump::Buckets(
+                buckets
+                    .into_iter()
+                    .map(|(at, items)| ExpiryBucket { expire_at_ms: origin + at as i64, items })
+                    .collect(),
+            );
+            info.sessions_with_ephemerals = self
+                .tree
+                .sessions_with_ephemerals()
+                .into_iter()
+                .map(|s| (s, self.tree.ephemerals_of(s)))
+                .collect();
+        }
+        if matches!(cmd, FourLetterWord::Wchc) {
+            info.watches_by_session = self.watches.by_session().into_iter().collect();
+        }
+        if matches!(cmd, FourLetterWord::Wchp) {
+            info.watches_by_path = self.watches.by_path().into_iter().collect();
+        }
+        if matches!(cmd, FourLetterWord::Dirs | FourLetterWord::Conf | FourLetterWord::Mntr) {
+            info.data_dir_size = dir_size(&conf.data_dir);
+            info.data_log_size = dir_size(&conf.data_log_dir);
+        }
+        if cmd == FourLetterWord::Envi {
+            info.environment = environment(VERSION_STRING);
+        }
+        info
+    }
+}
+
+/// The short op name `cons` shows as `lop`.
+pub fn op_abbrev(kind: i32) -> &'static str {
+    last_op_name(kind)
+}
