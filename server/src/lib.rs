@@ -6,4 +6,5 @@ pub mod client;
 pub mod config;
 pub mod proto;
 pub mod session;
+pub mod tree;
 pub mod watch;

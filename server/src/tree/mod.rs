@@ -1,0 +1,383 @@
+//! The in-memory znode tree (Apache's `DataTree`/`DataNode`): nodes, ACL table,
+//! ephemeral/container/TTL bookkeeping, quotas, the tree digest and the snapshot node
+//! stream.
+//!
+//! Every collection is a persistent map (`imbl`), so [`DataTree::clone`] is O(1): a
+//! snapshot clones the tree and serializes the clone on another thread while the server
+//! keeps applying txns to the original. Paths are interned once as `Arc<str>` and shared
+//! by the node map, the parent's child set and the ephemeral/container/TTL sets.
+//!
+//! The tree performs no validation of requests: the pipeline checks versions, ACLs and
+//! existence before it builds a txn, and [`DataTree::apply`] replays txns exactly as
+//! Apache's `processTxn` does, including its tolerance of txns that were already applied
+//! (fuzzy snapshots).
+
+mod acl_cache;
+mod apply;
+mod digest;
+mod error;
+mod node;
+mod path;
+mod quota;
+mod serialize;
+
+#[cfg(test)]
+mod apply_tests;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use imbl::{OrdMap, OrdSet};
+
+use crate::proto::codes::EphemeralKind;
+use crate::proto::records::{Acl, Stat, StatPersisted};
+use crate::proto::ErrorCode;
+
+use acl_cache::{AclCache, OPEN_UNSAFE_ACL_ID};
+use node::{ChildName, Node};
+
+pub use digest::DIGEST_VERSION;
+pub use error::TreeError;
+pub use node::NodeMeta;
+pub use path::{parent_of, validate_path, validate_path_sequential};
+pub use quota::{StatsTrack, LIMIT_NODE, QUOTA_ROOT, STAT_NODE};
+
+/// `/zookeeper`: system subtree (cannot be deleted).
+pub const ZOOKEEPER_NODE: &str = "/zookeeper";
+/// `/zookeeper/config`: the dynamic configuration.
+pub const CONFIG_NODE: &str = "/zookeeper/config";
+
+/// A watch event a txn fires; the watch manager delivers it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WatchTrigger {
+    pub path: String,
+    /// One of `proto::codes::event::*`.
+    pub event: i32,
+}
+
+/// The outcome of applying one txn (Apache's `ProcessTxnResult`).
+#[derive(Clone, Debug)]
+pub struct TxnResult {
+    /// Ok on success; a conflicting txn during replay yields its error.
+    pub err: ErrorCode,
+    /// Txn type; multi sub-results carry their sub type, or `op::ERROR` for a failed multi.
+    pub kind: i32,
+    /// The created path (with sequence suffix) for creates, the target path for others,
+    /// "" for session, error and multi txns.
+    pub path: String,
+    /// Stat after the change, client form (create, setData, setACL, check).
+    pub stat: Option<Stat>,
+    /// Per-op results of a multi, in order.
+    pub multi: Vec<TxnResult>,
+    /// Every watch event this txn fires, in order (for a multi: all sub-ops' events).
+    pub triggers: Vec<WatchTrigger>,
+}
+
+impl TxnResult {
+    fn new(kind: i32, path: &str) -> TxnResult {
+        TxnResult {
+            err: ErrorCode::Ok,
+            kind,
+            path: path.to_string(),
+            stat: None,
+            multi: Vec::new(),
+            triggers: Vec::new(),
+        }
+    }
+}
+
+/// The znode tree. Cheap to clone (see the module docs).
+#[derive(Clone, Debug)]
+pub struct DataTree {
+    /// Full path ("/" for the root) → node.
+    nodes: OrdMap<Arc<str>, Arc<Node>>,
+    acls: AclCache,
+    /// Session → paths of its ephemeral nodes; sessions without any are removed.
+    ephemerals: OrdMap<i64, OrdSet<Arc<str>>>,
+    containers: OrdSet<Arc<str>>,
+    ttls: OrdSet<Arc<str>>,
+    /// Paths that have a `zookeeper_limits` node (Apache's quota `PathTrie`).
+    quota_paths: OrdSet<Arc<str>>,
+    /// Wrapping sum of the per-node digests.
+    digest: u64,
+    /// Sum over nodes of UTF-16 path length plus data length.
+    data_size: u64,
+    last_processed_zxid: i64,
+}
+
+impl Default for DataTree {
+    fn default() -> Self {
+        DataTree::new()
+    }
+}
+
+impl DataTree {
+    /// A fresh tree as Apache builds it: "/", "/zookeeper", "/zookeeper/quota" and
+    /// "/zookeeper/config", all with empty data and zeroed stats, OPEN ACL except
+    /// config, which gets READ world:anyone through a setACL (so its aversion is −1).
+    pub fn new() -> DataTree {
+        let mut t = DataTree::empty();
+        let empty: Arc<[u8]> = Arc::from(&[][..]);
+        for path in ["/", ZOOKEEPER_NODE, QUOTA_ROOT, CONFIG_NODE] {
+            let node = Node::new(
+                Some(empty.clone()),
+                OPEN_UNSAFE_ACL_ID,
+                StatPersisted::default(),
+            );
+            t.insert_loaded(Arc::from(path), node);
+        }
+        for path in [ZOOKEEPER_NODE, QUOTA_ROOT, CONFIG_NODE] {
+            t.link_child(path);
+        }
+        let read = t.acls.convert(&Acl::read_unsafe());
+        t.modify(CONFIG_NODE, |n| {
+            n.acl = read;
+            n.stat.aversion = -1;
+        });
+        t
+    }
+
+    fn empty() -> DataTree {
+        DataTree {
+            nodes: OrdMap::new(),
+            acls: AclCache::new(),
+            ephemerals: OrdMap::new(),
+            containers: OrdSet::new(),
+            ttls: OrdSet::new(),
+            quota_paths: OrdSet::new(),
+            digest: 0,
+            data_size: 0,
+            last_processed_zxid: 0,
+        }
+    }
+
+    pub fn last_processed_zxid(&self) -> i64 {
+        self.last_processed_zxid
+    }
+
+    pub fn set_last_processed_zxid(&mut self, zxid: i64) {
+        self.last_processed_zxid = zxid;
+    }
+
+    /// Number of znodes, the root included. Apache's `getNodeCount` (mntr's
+    /// `zk_znode_count`) is one more, because it also counts the root's "" alias.
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Apache's `approximateDataSize`: path length plus data length over all map
+    /// entries, where the root appears twice (as "" and "/").
+    pub fn approximate_data_size(&self) -> u64 {
+        let root_data = self.nodes.get("/").map_or(0, |n| n.data_len() as u64);
+        self.data_size + root_data
+    }
+
+    /// The ACL table size (Apache's `aclCacheSize`).
+    pub fn acl_count(&self) -> usize {
+        self.acls.len()
+    }
+
+    pub fn meta(&self, path: &str) -> Option<NodeMeta> {
+        let n = self.nodes.get(path)?;
+        Some(NodeMeta {
+            stat: n.stat.clone(),
+            num_children: n.children.len() as i32,
+            acl: self.acl_of(n),
+            data_len: n.data_len() as i32,
+        })
+    }
+
+    pub fn stat(&self, path: &str) -> Option<Stat> {
+        self.nodes.get(path).map(|n| n.client_stat())
+    }
+
+    pub fn get_data(&self, path: &str) -> Option<(Option<Bytes>, Stat)> {
+        let n = self.nodes.get(path)?;
+        Some((n.data_bytes(), n.client_stat()))
+    }
+
+    /// Child names in byte order (Apache returns them in hash order; clients must not
+    /// rely on any order).
+    pub fn get_children(&self, path: &str) -> Option<(Vec<String>, Stat)> {
+        let n = self.nodes.get(path)?;
+        let names = n.children.iter().map(|c| c.name().to_string()).collect();
+        Some((names, n.client_stat()))
+    }
+
+    pub fn get_acl(&self, path: &str) -> Option<(Vec<Acl>, Stat)> {
+        let n = self.nodes.get(path)?;
+        Some((self.acl_of(n).as_ref().clone(), n.client_stat()))
+    }
+
+    /// All descendants of `path`, recursively (Apache's `getAllChildrenNumber`).
+    pub fn all_children_number(&self, path: &str) -> Option<i32> {
+        self.nodes.get(path)?;
+        if path == "/" {
+            return Some(self.nodes.len() as i32 - 1);
+        }
+        // Descendants are exactly the keys in ["<path>/", "<path>0"): '0' follows '/'.
+        let lo = format!("{path}/");
+        let hi = format!("{path}0");
+        let range = (
+            std::ops::Bound::Included(lo.as_str()),
+            std::ops::Bound::Excluded(hi.as_str()),
+        );
+        Some(self.nodes.range::<_, str>(range).count() as i32)
+    }
+
+    /// Full paths of the session's ephemeral nodes, sorted.
+    pub fn ephemerals_of(&self, session: i64) -> Vec<String> {
+        self.ephemerals
+            .get(&session)
+            .map(|s| s.iter().map(|p| p.to_string()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Sessions owning at least one ephemeral node, ascending.
+    pub fn sessions_with_ephemerals(&self) -> Vec<i64> {
+        self.ephemerals.keys().copied().collect()
+    }
+
+    pub fn ephemeral_count(&self) -> usize {
+        self.ephemerals.values().map(|s| s.len()).sum()
+    }
+
+    /// Containers that were used (stored cversion > 0) and are now empty: the ones
+    /// Apache's `ContainerManager` deletes.
+    pub fn container_candidates(&self) -> Vec<String> {
+        self.containers
+            .iter()
+            .filter(|p| {
+                self.nodes
+                    .get(p.as_ref())
+                    .is_some_and(|n| n.stat.cversion > 0 && n.children.is_empty())
+            })
+            .map(|p| p.to_string())
+            .collect()
+    }
+
+    /// TTL nodes without children whose TTL has passed since their last modification.
+    pub fn expired_ttl_nodes(&self, now_ms: i64) -> Vec<String> {
+        self.ttls
+            .iter()
+            .filter(|p| {
+                self.nodes.get(p.as_ref()).is_some_and(|n| {
+                    n.children.is_empty()
+                        && match EphemeralKind::of(n.stat.ephemeral_owner) {
+                            EphemeralKind::Ttl(ttl) => {
+                                ttl != 0 && now_ms.saturating_sub(n.stat.mtime) > ttl
+                            }
+                            _ => false,
+                        }
+                })
+            })
+            .map(|p| p.to_string())
+            .collect()
+    }
+
+    /// The tree digest (facts §11), maintained incrementally.
+    pub fn digest(&self) -> i64 {
+        self.digest as i64
+    }
+
+    fn acl_of(&self, n: &Node) -> Arc<Vec<Acl>> {
+        // An index missing from the table cannot be produced by apply or deserialize;
+        // fall back to an empty list (which Apache's checkACL treats as open) rather
+        // than panicking.
+        self.acls.get(n.acl).unwrap_or_default()
+    }
+
+    /// Inserts a node into the map and the bookkeeping sets, without touching its parent.
+    fn insert_loaded(&mut self, path: Arc<str>, node: Node) {
+        self.digest =
+            self.digest
+                .wrapping_add(digest::node_digest(&path, node.data.as_deref(), &node.stat));
+        self.data_size += path::java_len(&path) + node.data_len() as u64;
+        match EphemeralKind::of(node.stat.ephemeral_owner) {
+            EphemeralKind::Void => {}
+            EphemeralKind::Container => {
+                self.containers.insert(path.clone());
+            }
+            EphemeralKind::Ttl(_) => {
+                self.ttls.insert(path.clone());
+            }
+            EphemeralKind::Normal(session) => {
+                self.ephemerals
+                    .entry(session)
+                    .or_default()
+                    .insert(path.clone());
+            }
+        }
+        self.nodes.insert(path, Arc::new(node));
+    }
+
+    /// Adds `path` to its parent's child set; false when the parent is missing.
+    fn link_child(&mut self, path: &str) -> bool {
+        let Some(key) = self.nodes.get_key_value(path).map(|(k, _)| k.clone()) else {
+            return false;
+        };
+        let parent = parent_of(path);
+        match self.nodes.get_mut(parent) {
+            Some(p) => {
+                Arc::make_mut(p).children.insert(ChildName::new(key));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Changes a node in place, keeping the digest in step. Returns None when absent.
+    fn modify<R>(&mut self, path: &str, f: impl FnOnce(&mut Node) -> R) -> Option<R> {
+        let entry = self.nodes.get_mut(path)?;
+        let node = Arc::make_mut(entry);
+        let before = digest::node_digest(path, node.data.as_deref(), &node.stat);
+        let r = f(node);
+        let after = digest::node_digest(path, node.data.as_deref(), &node.stat);
+        self.digest = self.digest.wrapping_sub(before).wrapping_add(after);
+        Some(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::codes::perms;
+
+    #[test]
+    fn fresh_tree_has_the_system_nodes() {
+        let t = DataTree::new();
+        assert_eq!(t.node_count(), 4);
+        assert_eq!(
+            t.get_children("/").map(|c| c.0),
+            Some(vec!["zookeeper".to_string()])
+        );
+        assert_eq!(
+            t.get_children("/zookeeper").map(|c| c.0),
+            Some(vec!["config".to_string(), "quota".to_string()])
+        );
+        let (acl, stat) = t.get_acl(CONFIG_NODE).expect("config");
+        assert_eq!(acl, vec![Acl::new(perms::READ, "world", "anyone")]);
+        assert_eq!(stat.aversion, -1);
+        assert_eq!(t.get_acl("/").map(|a| a.0), Some(Acl::open_unsafe()));
+        let (data, stat) = t.get_data("/").expect("root");
+        assert_eq!(data.as_deref(), Some(&b""[..]));
+        assert_eq!(stat, Stat::default());
+        assert_eq!(t.all_children_number("/"), Some(3));
+        assert_eq!(t.all_children_number("/zookeeper"), Some(2));
+        assert_eq!(t.all_children_number("/nope"), None);
+        // Apache: "" (0) + "/" (1) + "/zookeeper" (10) + "/zookeeper/quota" (16)
+        // + "/zookeeper/config" (17)
+        assert_eq!(t.approximate_data_size(), 44);
+        assert_eq!(t.acl_count(), 1);
+    }
+
+    #[test]
+    fn clone_is_independent() {
+        let t = DataTree::new();
+        let mut u = t.clone();
+        u.modify("/", |n| n.stat.version = 9);
+        assert_eq!(t.stat("/").map(|s| s.version), Some(0));
+        assert_eq!(u.stat("/").map(|s| s.version), Some(9));
+        assert_ne!(t.digest(), u.digest());
+    }
+}
