@@ -78,6 +78,7 @@ pub fn java_short_date_time(ms: i64) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -16,6 +16,8 @@ pub mod recovery;
 pub mod snapshot;
 pub mod stream;
 pub mod tree_stream;
+#[cfg(test)]
+mod test_support;
 pub mod txnlog;
 pub mod txnlog_reader;
 

@@ -91,6 +91,7 @@ pub fn logs_from(all: &[(i64, PathBuf)], zxid: i64) -> Vec<(i64, PathBuf)> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -88,9 +88,8 @@ pub fn restore<T>(
         })?;
         match (&txn.body, txn.hdr.kind) {
             (TxnBody::CreateSession(c), op::CREATE_SESSION) => {
-                if live.insert(txn.hdr.client_id, c.time_out).is_none() {
-                    order.push(txn.hdr.client_id);
-                }
+                live.insert(txn.hdr.client_id, c.time_out);
+                order.push(txn.hdr.client_id);
             }
             (_, op::CLOSE_SESSION) => {
                 live.remove(&txn.hdr.client_id);
@@ -101,7 +100,7 @@ pub fn restore<T>(
         last_zxid = last_zxid.max(txn.hdr.zxid);
         replayed += 1;
     }
-    order.dedup();
+    // Each id appears once: the first occurrence takes the entry out of `live`.
     let sessions = order
         .into_iter()
         .filter_map(|id| live.remove(&id).map(|t| (id, t)))

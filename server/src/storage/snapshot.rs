@@ -156,11 +156,14 @@ pub(crate) fn read_head<R: Read>(
     Ok(sessions)
 }
 
+/// The optional parts after the first seal: ZxidDigest (zxid, digest) and lastProcessedZxid.
+pub(crate) type Trailers = (Option<(i64, i64)>, Option<i64>);
+
 /// Reads the optional trailers after the first seal. EOF means "not present".
 pub(crate) fn read_trailers<R: Read>(
     r: &mut AdlerReader<R>,
     path: &Path,
-) -> Result<(Option<(i64, i64)>, Option<i64>), StorageError> {
+) -> Result<Trailers, StorageError> {
     let dzxid = match read_i64(r) {
         Ok(z) => z,
         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok((None, None)),

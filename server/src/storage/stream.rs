@@ -164,6 +164,7 @@ pub fn write_string(w: &mut dyn Write, s: &str) -> io::Result<()> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

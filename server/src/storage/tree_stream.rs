@@ -100,6 +100,7 @@ pub fn write_tree_stream(w: &mut dyn Write, t: &TreeStream) -> io::Result<()> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

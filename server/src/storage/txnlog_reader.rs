@@ -349,3 +349,185 @@ pub fn truncate_log(log_dir: &Path, zxid: i64) -> Result<(), StorageError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::super::names::list_logs;
+    use super::super::test_support::{create_txn, write_log};
+    use super::*;
+    use std::os::unix::fs::FileExt;
+
+    fn zxids(dir: &Path, after: i64) -> Vec<i64> {
+        read_txns(dir, after)
+            .unwrap()
+            .iter()
+            .map(|t| t.zxid())
+            .collect()
+    }
+
+    #[test]
+    fn round_trip_across_files_with_preallocation() {
+        let d = tempfile::tempdir().unwrap();
+        write_log(d.path(), &[&[1, 2, 3], &[4, 5], &[6]], 1 << 20);
+        let logs = list_logs(d.path()).unwrap();
+        assert_eq!(
+            logs.iter().map(|l| l.0).collect::<Vec<_>>(),
+            vec![1, 4, 6]
+        );
+        // Preallocated and zero-filled.
+        assert!(std::fs::metadata(&logs[0].1).unwrap().len() >= 1 << 20);
+        let all = read_txns(d.path(), 0).unwrap();
+        assert_eq!(all.len(), 6);
+        assert_eq!(all[2], create_txn(3));
+        assert_eq!(zxids(d.path(), 4), vec![5, 6]);
+        assert_eq!(zxids(d.path(), 6), Vec::<i64>::new());
+        assert_eq!(last_logged_zxid(d.path()).unwrap(), Some(6));
+    }
+
+    #[test]
+    fn writer_size_and_zxid_order() {
+        let d = tempfile::tempdir().unwrap();
+        let mut w = super::super::TxnLogWriter::open(d.path(), 0, false).unwrap();
+        assert_eq!(w.current_size(), 0);
+        let p = create_txn(7).encode();
+        w.append(7, &p).unwrap();
+        assert_eq!(w.current_size(), 16 + 8 + 4 + p.len() as u64 + 1);
+        assert!(matches!(
+            w.append(7, &p),
+            Err(StorageError::ZxidNotIncreasing { .. })
+        ));
+        w.commit().unwrap();
+        // No preallocation: the file is exactly its content.
+        let f = w.current_file().unwrap().to_path_buf();
+        assert_eq!(std::fs::metadata(f).unwrap().len(), w.current_size());
+    }
+
+    #[test]
+    fn torn_tail_keeps_the_prefix() {
+        let d = tempfile::tempdir().unwrap();
+        write_log(d.path(), &[&[1, 2, 3]], 0);
+        let path = list_logs(d.path()).unwrap()[0].1.clone();
+        let len = std::fs::metadata(&path).unwrap().len();
+        // Cut the last record in the middle of its payload.
+        File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(len - 10)
+            .unwrap();
+        assert_eq!(zxids(d.path(), 0), vec![1, 2]);
+        // Missing 'B': the last byte becomes zero (as in a preallocated file).
+        write_log(d.path(), &[&[1, 2, 3]], 0);
+        let f = File::options().write(true).open(&path).unwrap();
+        f.write_all_at(&[0], len - 1).unwrap();
+        assert_eq!(zxids(d.path(), 0), vec![1, 2]);
+        // A few garbage bytes of a record header after the last record.
+        write_log(d.path(), &[&[1, 2, 3]], 0);
+        let f = File::options().write(true).open(&path).unwrap();
+        f.write_all_at(&[0, 0, 7], len).unwrap();
+        assert_eq!(zxids(d.path(), 0), vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn torn_record_in_an_older_file_moves_to_the_next() {
+        let d = tempfile::tempdir().unwrap();
+        write_log(d.path(), &[&[1, 2, 3]], 0);
+        let path = list_logs(d.path()).unwrap()[0].1.clone();
+        let len = std::fs::metadata(&path).unwrap().len();
+        File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(len - 3)
+            .unwrap();
+        // The restarted server re-logs 3 in a new file.
+        write_log(d.path(), &[&[3, 4]], 0);
+        assert_eq!(zxids(d.path(), 0), vec![1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn checksum_corruption_is_an_error() {
+        let d = tempfile::tempdir().unwrap();
+        write_log(d.path(), &[&[1, 2, 3]], 0);
+        let path = list_logs(d.path()).unwrap()[0].1.clone();
+        let bytes = std::fs::read(&path).unwrap();
+        // Flip a byte inside the second record's payload (its path string).
+        let second = bytes.windows(3).position(|w| w == b"/n2").unwrap();
+        let f = File::options().write(true).open(&path).unwrap();
+        f.write_all_at(&[b'X'], second as u64 + 1).unwrap();
+        let e = read_txns(d.path(), 0).unwrap_err();
+        assert!(matches!(e, StorageError::ChecksumMismatch { .. }), "{e}");
+    }
+
+    #[test]
+    fn empty_last_file_is_deleted() {
+        let d = tempfile::tempdir().unwrap();
+        write_log(d.path(), &[&[1, 2]], 0);
+        let empty = d.path().join("version-2").join("log.3");
+        File::create(&empty).unwrap();
+        assert_eq!(zxids(d.path(), 0), vec![1, 2]);
+        assert!(!empty.exists());
+        // An empty file that is not the last one is an error, not silently skipped.
+        File::create(d.path().join("version-2").join("log.2")).unwrap();
+        write_log(d.path(), &[&[5]], 0);
+        assert!(read_txns(d.path(), 0).is_err());
+    }
+
+    #[test]
+    fn bad_magic_is_corrupt() {
+        let d = tempfile::tempdir().unwrap();
+        write_log(d.path(), &[&[1]], 0);
+        let path = list_logs(d.path()).unwrap()[0].1.clone();
+        File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .write_all_at(b"ZKSN", 0)
+            .unwrap();
+        assert!(matches!(
+            read_txns(d.path(), 0),
+            Err(StorageError::Corrupt { .. })
+        ));
+    }
+
+    #[test]
+    fn truncate_log_cuts_and_deletes() {
+        let d = tempfile::tempdir().unwrap();
+        write_log(d.path(), &[&[1, 2, 3], &[4, 5], &[6, 7]], 1 << 16);
+        truncate_log(d.path(), 4).unwrap();
+        assert_eq!(zxids(d.path(), 0), vec![1, 2, 3, 4]);
+        assert_eq!(
+            list_logs(d.path())
+                .unwrap()
+                .iter()
+                .map(|l| l.0)
+                .collect::<Vec<_>>(),
+            vec![1, 4]
+        );
+        // Appending again after truncation continues the log.
+        write_log(d.path(), &[&[5, 6]], 1 << 16);
+        assert_eq!(zxids(d.path(), 0), vec![1, 2, 3, 4, 5, 6]);
+        truncate_log(d.path(), 0).unwrap();
+        assert_eq!(zxids(d.path(), 0), Vec::<i64>::new());
+    }
+
+    #[test]
+    fn reads_every_txn_of_the_apache_fixture() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/apache-3.8-datadir");
+        let txns = read_txns(&dir, 0).unwrap();
+        let z: Vec<i64> = txns.iter().map(|t| t.zxid()).collect();
+        assert_eq!(z, (1..=0x1e).collect::<Vec<_>>());
+        use crate::proto::codes::op;
+        assert_eq!(txns[0].hdr.kind, op::CREATE_SESSION);
+        assert_eq!(txns.last().unwrap().hdr.kind, op::CLOSE_SESSION);
+        assert!(txns.iter().any(|t| t.hdr.kind == op::ERROR));
+        assert!(txns.iter().any(|t| t.hdr.kind == op::CREATE_CONTAINER));
+        // 3.8 logs carry a TxnDigest after each record, except after error txns.
+        for t in &txns {
+            assert_eq!(t.digest.is_some(), t.hdr.kind != op::ERROR, "{t:?}");
+        }
+        // Starting after a zxid in the middle of a file picks that file.
+        assert_eq!(read_txns(&dir, 0x12).unwrap()[0].zxid(), 0x13);
+    }
+}
