@@ -12,7 +12,7 @@ use crate::auth::AuthInfo;
 use crate::proto::codes::{op, perms, CreateMode, EphemeralKind, MAX_TTL};
 use crate::proto::jute::{Jute, JuteReader};
 use crate::proto::records::{
-    Acl, CheckVersionRequest, CreateRequest, CreateTtlRequest, DeleteRequest, MultiHeader,
+    CheckVersionRequest, CreateRequest, CreateTtlRequest, DeleteRequest, MultiHeader,
     SetAclRequest, SetDataRequest, StatPersisted,
 };
 use crate::proto::txn::{

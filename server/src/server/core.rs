@@ -198,7 +198,7 @@ impl Core {
                 ev = log_events.recv() => match ev {
                     Some(LogEvent::Synced { last_zxid }) => self.apply_through(last_zxid),
                     Some(LogEvent::SnapshotDue) => self.start_snapshot(),
-                    Some(LogEvent::Failed(e)) | Some(LogEvent::Fatal(e)) => {
+                    Some(LogEvent::Failed(e)) => {
                         // Nothing after this point may be acknowledged: stop hard, as Apache does.
                         error!("transaction log failed: {e}; exiting");
                         std::process::exit(3);
@@ -223,7 +223,7 @@ impl Core {
             ToCore::Request { conn, xid, op, body } => self.on_request(conn, xid, op, body),
             ToCore::Closed { conn } => self.close_conn(conn),
             ToCore::FourLetter { cmd, reply } => {
-                let text = self.four_letter(&cmd);
+                let text = self.four_letter(cmd);
                 let _ = reply.send(text);
             }
         }
