@@ -8,7 +8,11 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
-#[command(name = "zkserver", version, about = "ZooKeeper-compatible coordination server")]
+#[command(
+    name = "zkserver",
+    version,
+    about = "ZooKeeper-compatible coordination server"
+)]
 #[command(args_conflicts_with_subcommands = true)]
 struct Cli {
     /// Apache ZooKeeper zoo.cfg to run with.
@@ -47,14 +51,20 @@ fn main() -> ExitCode {
         .init();
     let stdout = &mut std::io::stdout().lock();
     let result = match (cli.tool, cli.config) {
-        (Some(Tool::Log { cmd: DumpCmd::Dump { file } }), _) => {
-            zkserver::storage::dump::dump_log(&file, stdout).map_err(|e| e.to_string())
-        }
-        (Some(Tool::Snap { cmd: DumpCmd::Dump { file } }), _) => {
-            zkserver::storage::dump::dump_snapshot(&file, stdout).map_err(|e| e.to_string())
-        }
+        (
+            Some(Tool::Log {
+                cmd: DumpCmd::Dump { file },
+            }),
+            _,
+        ) => zkserver::storage::dump::dump_log(&file, stdout).map_err(|e| e.to_string()),
+        (
+            Some(Tool::Snap {
+                cmd: DumpCmd::Dump { file },
+            }),
+            _,
+        ) => zkserver::storage::dump::dump_snapshot(&file, stdout).map_err(|e| e.to_string()),
         (None, Some(cfg)) => run_server(cfg),
-        (None, None) => Err("usage: zkserver <zoo.cfg> | zkserver log dump FILE | zkserver snap dump FILE".into()),
+        (None, None) => run_default(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -65,11 +75,40 @@ fn main() -> ExitCode {
     }
 }
 
+/// What `zkserver` runs with no zoo.cfg: a local server on 127.0.0.1:2181 keeping its data in
+/// ./zk-data, every 4-letter word enabled.
+const DEFAULT_CONFIG: &str = "\
+tickTime=2000
+dataDir=zk-data
+clientPort=2181
+clientPortAddress=127.0.0.1
+4lw.commands.whitelist=*
+autopurge.purgeInterval=1
+";
+
+fn run_default() -> Result<(), String> {
+    let cwd = std::env::current_dir().map_err(|e| e.to_string())?;
+    let flags = zkserver::config::env_jvmflags();
+    let cfg = zkserver::config::ServerConfig::parse_str(DEFAULT_CONFIG, &cwd, &flags)
+        .map_err(|e| format!("built-in config: {e}"))?;
+    tracing::info!(
+        "no zoo.cfg given: serving on 127.0.0.1:2181 with data in {}",
+        cfg.data_dir.display()
+    );
+    run(cfg)
+}
+
 fn run_server(path: PathBuf) -> Result<(), String> {
-    let cfg = zkserver::config::ServerConfig::load(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let cfg = zkserver::config::ServerConfig::load(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    run(cfg)
+}
+
+fn run(cfg: zkserver::config::ServerConfig) -> Result<(), String> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    rt.block_on(zkserver::server::run(cfg)).map_err(|e| e.to_string())
+    rt.block_on(zkserver::server::run(cfg))
+        .map_err(|e| e.to_string())
 }

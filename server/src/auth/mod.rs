@@ -170,7 +170,10 @@ mod tests {
     #[test]
     fn digest_matches_apache() {
         // DigestAuthenticationProvider.generateDigest("super:test")
-        assert_eq!(digest_id("super:test"), "super:D/InIHSb7yEEbrWz8b9l71RjZJU=");
+        assert_eq!(
+            digest_id("super:test"),
+            "super:D/InIHSb7yEEbrWz8b9l71RjZJU="
+        );
     }
 
     #[test]
@@ -194,7 +197,8 @@ mod tests {
     fn super_digest_grants_everything() {
         let mut a = AuthInfo::for_address(local());
         let sup = digest_id("super:test");
-        a.add_auth("digest", b"super:test", local(), Some(&sup)).unwrap();
+        a.add_auth("digest", b"super:test", local(), Some(&sup))
+            .unwrap();
         let acl = vec![Acl::new(perms::READ, "digest", "other:x")];
         assert_eq!(a.check(&acl, perms::ADMIN), Ok(()));
     }
@@ -206,7 +210,10 @@ mod tests {
         assert_eq!(a.fixup_acl(&auth_acl), Err(ErrorCode::InvalidAcl));
         a.add_auth("digest", b"u:pw", local(), None).unwrap();
         let fixed = a.fixup_acl(&auth_acl).unwrap();
-        assert_eq!(fixed, vec![Acl::new(perms::ALL, "digest", &digest_id("u:pw"))]);
+        assert_eq!(
+            fixed,
+            vec![Acl::new(perms::ALL, "digest", &digest_id("u:pw"))]
+        );
         assert_eq!(a.fixup_acl(&[]), Err(ErrorCode::InvalidAcl));
         assert_eq!(
             a.fixup_acl(&[Acl::new(1, "world", "someone")]),
@@ -216,7 +223,10 @@ mod tests {
             a.fixup_acl(&[Acl::new(1, "ip", "300.1.1.1")]),
             Err(ErrorCode::InvalidAcl)
         );
-        let dup = vec![Acl::new(1, "world", "anyone"), Acl::new(1, "world", "anyone")];
+        let dup = vec![
+            Acl::new(1, "world", "anyone"),
+            Acl::new(1, "world", "anyone"),
+        ];
         assert_eq!(a.fixup_acl(&dup).unwrap().len(), 1);
     }
 }

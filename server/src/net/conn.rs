@@ -33,7 +33,12 @@ pub enum ToConn {
 }
 
 /// Drives one accepted socket until it closes.
-pub async fn run(stream: TcpStream, remote: SocketAddr, core: mpsc::UnboundedSender<ToCore>, max_buffer: usize) {
+pub async fn run(
+    stream: TcpStream,
+    remote: SocketAddr,
+    core: mpsc::UnboundedSender<ToCore>,
+    max_buffer: usize,
+) {
     let conn = next_conn_id();
     let _ = stream.set_nodelay(true);
     let (mut rd, wr) = stream.into_split();
@@ -72,13 +77,23 @@ pub async fn run(stream: TcpStream, remote: SocketAddr, core: mpsc::UnboundedSen
                     break;
                 }
             };
-            let read_only = if r.is_empty() { None } else { r.read_bool("readOnly").ok() };
+            let read_only = if r.is_empty() {
+                None
+            } else {
+                r.read_bool("readOnly").ok()
+            };
             connected = true;
             if let Some((wr, rx)) = writer.take() {
                 tokio::spawn(write_loop(wr, rx, core.clone(), conn));
             }
             if core
-                .send(ToCore::Connect { conn, req, read_only, remote, out: out_tx.clone() })
+                .send(ToCore::Connect {
+                    conn,
+                    req,
+                    read_only,
+                    remote,
+                    out: out_tx.clone(),
+                })
                 .is_err()
             {
                 break;
@@ -91,7 +106,15 @@ pub async fn run(stream: TcpStream, remote: SocketAddr, core: mpsc::UnboundedSen
             break;
         };
         let body = r.take_rest();
-        if core.send(ToCore::Request { conn, xid: hdr.xid, op: hdr.op, body }).is_err() {
+        if core
+            .send(ToCore::Request {
+                conn,
+                xid: hdr.xid,
+                op: hdr.op,
+                body,
+            })
+            .is_err()
+        {
             break;
         }
     }
@@ -102,7 +125,11 @@ pub async fn run(stream: TcpStream, remote: SocketAddr, core: mpsc::UnboundedSen
     let _ = core.send(ToCore::Closed { conn });
 }
 
-async fn answer_four_letter(cmd: FourLetterWord, mut wr: OwnedWriteHalf, core: &mpsc::UnboundedSender<ToCore>) {
+async fn answer_four_letter(
+    cmd: FourLetterWord,
+    mut wr: OwnedWriteHalf,
+    core: &mpsc::UnboundedSender<ToCore>,
+) {
     let (tx, rx) = oneshot::channel();
     if core.send(ToCore::FourLetter { cmd, reply: tx }).is_err() {
         return;

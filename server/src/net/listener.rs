@@ -19,7 +19,11 @@ pub struct ListenerConfig {
 }
 
 /// Accepts until the listener fails; each connection runs in its own task.
-pub async fn serve(listener: TcpListener, cfg: ListenerConfig, core: mpsc::UnboundedSender<ToCore>) {
+pub async fn serve(
+    listener: TcpListener,
+    cfg: ListenerConfig,
+    core: mpsc::UnboundedSender<ToCore>,
+) {
     let per_ip: Arc<Mutex<HashMap<IpAddr, u32>>> = Arc::default();
     loop {
         let (stream, remote): (_, SocketAddr) = match listener.accept().await {
@@ -36,7 +40,10 @@ pub async fn serve(listener: TcpListener, cfg: ListenerConfig, core: mpsc::Unbou
             let mut m = per_ip.lock();
             let n = m.entry(ip).or_insert(0);
             if cfg.max_client_cnxns > 0 && *n >= cfg.max_client_cnxns {
-                info!("Too many connections from {ip} - max is {}", cfg.max_client_cnxns);
+                info!(
+                    "Too many connections from {ip} - max is {}",
+                    cfg.max_client_cnxns
+                );
                 drop(stream);
                 continue;
             }

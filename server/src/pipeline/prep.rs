@@ -16,8 +16,8 @@ use crate::proto::records::{
     SetAclRequest, SetDataRequest, StatPersisted,
 };
 use crate::proto::txn::{
-    CheckVersionTxn, CreateContainerTxn, CreateTtlTxn, CreateTxn, DeleteTxn, ErrorTxn,
-    SetAclTxn, SetDataTxn, TxnBody,
+    CheckVersionTxn, CreateContainerTxn, CreateTtlTxn, CreateTxn, DeleteTxn, ErrorTxn, SetAclTxn,
+    SetDataTxn, TxnBody,
 };
 use crate::proto::ErrorCode;
 use crate::tree::{parent_of, validate_path, NodeMeta};
@@ -187,7 +187,11 @@ fn prep_create(
     })
 }
 
-fn prep_delete(req: DeleteRequest, ctx: &PrepContext, ov: &mut Overlay) -> Result<TxnBody, ErrorCode> {
+fn prep_delete(
+    req: DeleteRequest,
+    ctx: &PrepContext,
+    ov: &mut Overlay,
+) -> Result<TxnBody, ErrorCode> {
     validate_path(&req.path)?;
     if is_reserved(&req.path) {
         return Err(ErrorCode::BadArguments);
@@ -208,7 +212,11 @@ fn prep_delete(req: DeleteRequest, ctx: &PrepContext, ov: &mut Overlay) -> Resul
     Ok(TxnBody::Delete(DeleteTxn { path: req.path }))
 }
 
-fn prep_set_data(req: SetDataRequest, ctx: &PrepContext, ov: &mut Overlay) -> Result<TxnBody, ErrorCode> {
+fn prep_set_data(
+    req: SetDataRequest,
+    ctx: &PrepContext,
+    ov: &mut Overlay,
+) -> Result<TxnBody, ErrorCode> {
     validate_path(&req.path)?;
     let node = record(ov, &req.path)?;
     ctx.auth.check(&node.acl, perms::WRITE)?;
@@ -233,7 +241,11 @@ fn prep_set_data(req: SetDataRequest, ctx: &PrepContext, ov: &mut Overlay) -> Re
     }))
 }
 
-fn prep_set_acl(req: SetAclRequest, ctx: &PrepContext, ov: &mut Overlay) -> Result<TxnBody, ErrorCode> {
+fn prep_set_acl(
+    req: SetAclRequest,
+    ctx: &PrepContext,
+    ov: &mut Overlay,
+) -> Result<TxnBody, ErrorCode> {
     validate_path(&req.path)?;
     let acl = ctx.auth.fixup_acl(&req.acl)?;
     let node = record(ov, &req.path)?;
@@ -250,7 +262,11 @@ fn prep_set_acl(req: SetAclRequest, ctx: &PrepContext, ov: &mut Overlay) -> Resu
     }))
 }
 
-fn prep_check(req: CheckVersionRequest, ctx: &PrepContext, ov: &mut Overlay) -> Result<TxnBody, ErrorCode> {
+fn prep_check(
+    req: CheckVersionRequest,
+    ctx: &PrepContext,
+    ov: &mut Overlay,
+) -> Result<TxnBody, ErrorCode> {
     validate_path(&req.path)?;
     let node = record(ov, &req.path)?;
     ctx.auth.check(&node.acl, perms::READ)?;
@@ -307,7 +323,12 @@ fn prep_decoded(req: WriteReq, ctx: &PrepContext, ov: &mut Overlay) -> Result<Tx
 
 /// Preps a write request. `Ok` carries the txn body and whether its changes should be kept
 /// (false for a failed multi, which is still logged but changes nothing).
-pub fn prep_write(kind: i32, body: Bytes, ctx: &PrepContext, ov: &mut Overlay) -> Result<(TxnBody, bool), ErrorCode> {
+pub fn prep_write(
+    kind: i32,
+    body: Bytes,
+    ctx: &PrepContext,
+    ov: &mut Overlay,
+) -> Result<(TxnBody, bool), ErrorCode> {
     let mut r = reader(body, ctx);
     if kind != op::MULTI {
         let req = decode_write(kind, &mut r)?;
@@ -392,9 +413,12 @@ mod tests {
         let auth = AuthInfo::for_address("127.0.0.1".parse().unwrap());
         for (i, z) in [(0, 1), (1, 2)] {
             let mut ov = Overlay::new(&tree, &pending);
-            let (b, keep) = prep_write(op::CREATE, create("/q-", 2), &ctx(&auth, z), &mut ov).unwrap();
+            let (b, keep) =
+                prep_write(op::CREATE, create("/q-", 2), &ctx(&auth, z), &mut ov).unwrap();
             assert!(keep);
-            let TxnBody::Create(c) = b else { panic!("not a create") };
+            let TxnBody::Create(c) = b else {
+                panic!("not a create")
+            };
             assert_eq!(c.path, format!("/q-{:010}", i));
             for (p, m) in ov.into_changes() {
                 pending.set(z, p, m);
@@ -409,15 +433,44 @@ mod tests {
         let auth = AuthInfo::for_address("127.0.0.1".parse().unwrap());
         let c = ctx(&auth, 1);
         let mut ov = Overlay::new(&tree, &pending);
-        assert_eq!(prep_write(op::CREATE, create("/a/b", 0), &c, &mut ov).unwrap_err(), ErrorCode::NoNode);
-        assert_eq!(prep_write(op::CREATE, create("/zookeeper", 0), &c, &mut ov).unwrap_err(), ErrorCode::NodeExists);
-        assert_eq!(prep_write(op::CREATE, create("/x", 9), &c, &mut ov).unwrap_err(), ErrorCode::BadArguments);
-        assert_eq!(prep_write(op::CREATE_TTL, create("/x", 5), &c, &mut ov).unwrap_err(), ErrorCode::MarshallingError);
-        let del = Bytes::from(DeleteRequest { path: "/zookeeper".into(), version: -1 }.to_bytes());
-        assert_eq!(prep_write(op::DELETE, del, &c, &mut ov).unwrap_err(), ErrorCode::BadArguments);
-        let set = Bytes::from(
-            SetDataRequest { path: "/zookeeper".into(), data: None, version: 7 }.to_bytes(),
+        assert_eq!(
+            prep_write(op::CREATE, create("/a/b", 0), &c, &mut ov).unwrap_err(),
+            ErrorCode::NoNode
         );
-        assert_eq!(prep_write(op::SET_DATA, set, &c, &mut ov).unwrap_err(), ErrorCode::BadVersion);
+        assert_eq!(
+            prep_write(op::CREATE, create("/zookeeper", 0), &c, &mut ov).unwrap_err(),
+            ErrorCode::NodeExists
+        );
+        assert_eq!(
+            prep_write(op::CREATE, create("/x", 9), &c, &mut ov).unwrap_err(),
+            ErrorCode::BadArguments
+        );
+        assert_eq!(
+            prep_write(op::CREATE_TTL, create("/x", 5), &c, &mut ov).unwrap_err(),
+            ErrorCode::MarshallingError
+        );
+        let del = Bytes::from(
+            DeleteRequest {
+                path: "/zookeeper".into(),
+                version: -1,
+            }
+            .to_bytes(),
+        );
+        assert_eq!(
+            prep_write(op::DELETE, del, &c, &mut ov).unwrap_err(),
+            ErrorCode::BadArguments
+        );
+        let set = Bytes::from(
+            SetDataRequest {
+                path: "/zookeeper".into(),
+                data: None,
+                version: 7,
+            }
+            .to_bytes(),
+        );
+        assert_eq!(
+            prep_write(op::SET_DATA, set, &c, &mut ov).unwrap_err(),
+            ErrorCode::BadVersion
+        );
     }
 }

@@ -7,10 +7,10 @@ use crate::auth::AuthInfo;
 use crate::proto::codes::{event, op, perms};
 use crate::proto::jute::{Jute, JuteReader};
 use crate::proto::records::{
-    AddWatchRequest, CheckVersionRequest, ClientInfo, ErrorResponse, GetAclResponse, GetAllChildrenNumberResponse,
-    GetChildren2Response, GetChildrenResponse, GetDataResponse, GetEphemeralsResponse,
-    MultiHeader, PathRequest, PathWatchRequest, SetWatches, SetWatches2, StatResponse, WatchTypeRequest,
-    WhoAmIResponse,
+    AddWatchRequest, CheckVersionRequest, ClientInfo, ErrorResponse, GetAclResponse,
+    GetAllChildrenNumberResponse, GetChildren2Response, GetChildrenResponse, GetDataResponse,
+    GetEphemeralsResponse, MultiHeader, PathRequest, PathWatchRequest, SetWatches, SetWatches2,
+    StatResponse, WatchTypeRequest, WhoAmIResponse,
 };
 use crate::proto::ErrorCode;
 use crate::tree::DataTree;
@@ -62,7 +62,11 @@ fn get_data(cx: &mut ReadContext, path: &str, watch: bool) -> Result<GetDataResp
     Ok(GetDataResponse { data, stat })
 }
 
-fn get_children(cx: &mut ReadContext, path: &str, watch: bool) -> Result<GetChildren2Response, ErrorCode> {
+fn get_children(
+    cx: &mut ReadContext,
+    path: &str,
+    watch: bool,
+) -> Result<GetChildren2Response, ErrorCode> {
     let meta = cx.tree.meta(path).ok_or(ErrorCode::NoNode)?;
     cx.auth.check(&meta.acl, perms::READ)?;
     let (children, stat) = cx.tree.get_children(path).ok_or(ErrorCode::NoNode)?;
@@ -215,16 +219,31 @@ fn multi_read(r: &mut JuteReader, cx: &mut ReadContext) -> ReadResult {
         };
         match res {
             Ok(b) => {
-                MultiHeader { op: h.op, done: false, err: 0 }.write_to(&mut out);
+                MultiHeader {
+                    op: h.op,
+                    done: false,
+                    err: 0,
+                }
+                .write_to(&mut out);
                 out.put_slice(&b);
             }
             Err(e) => {
-                MultiHeader { op: op::ERROR, done: false, err: e.code() }.write_to(&mut out);
+                MultiHeader {
+                    op: op::ERROR,
+                    done: false,
+                    err: e.code(),
+                }
+                .write_to(&mut out);
                 ErrorResponse { err: e.code() }.write_to(&mut out);
             }
         }
     }
-    MultiHeader { op: -1, done: true, err: -1 }.write_to(&mut out);
+    MultiHeader {
+        op: -1,
+        done: true,
+        err: -1,
+    }
+    .write_to(&mut out);
     Ok(out)
 }
 
@@ -276,7 +295,8 @@ pub fn set_watches(req: &SetWatches2, cx: &mut ReadContext) -> Vec<(i32, String)
         cx.watches.add(cx.session, p, WatchKind::Persistent);
     }
     for p in &req.persistent_recursive_watches {
-        cx.watches.add(cx.session, p, WatchKind::PersistentRecursive);
+        cx.watches
+            .add(cx.session, p, WatchKind::PersistentRecursive);
     }
     events
 }

@@ -4,7 +4,9 @@ use bytes::BufMut;
 
 use crate::proto::codes::op;
 use crate::proto::jute::Jute;
-use crate::proto::records::{Create2Response, CreateResponse, ErrorResponse, MultiHeader, Stat, StatResponse};
+use crate::proto::records::{
+    Create2Response, CreateResponse, ErrorResponse, MultiHeader, Stat, StatResponse,
+};
 use crate::proto::ErrorCode;
 use crate::tree::TxnResult;
 
@@ -22,7 +24,10 @@ pub fn write_reply(kind: i32, res: &TxnResult) -> Result<Vec<u8>, ErrorCode> {
 fn single(kind: i32, res: &TxnResult) -> Vec<u8> {
     let stat = || res.stat.clone().unwrap_or_else(Stat::default);
     match kind {
-        op::CREATE => CreateResponse { path: res.path.clone() }.to_bytes(),
+        op::CREATE => CreateResponse {
+            path: res.path.clone(),
+        }
+        .to_bytes(),
         op::CREATE2 | op::CREATE_CONTAINER | op::CREATE_TTL => Create2Response {
             path: res.path.clone(),
             stat: stat(),
@@ -37,15 +42,32 @@ fn single(kind: i32, res: &TxnResult) -> Vec<u8> {
 /// every entry is an error entry (0 before the failure, the code, then −2), as Apache answers.
 fn multi_reply(res: &TxnResult) -> Vec<u8> {
     let mut out = Vec::new();
-    let failed = res.multi.iter().any(|s| s.kind == op::ERROR || s.err != ErrorCode::Ok);
+    let failed = res
+        .multi
+        .iter()
+        .any(|s| s.kind == op::ERROR || s.err != ErrorCode::Ok);
     for sub in &res.multi {
         if failed {
             // Ops before the failing one report 0; error sub-txns carry their own code.
-            let err = if sub.kind == op::ERROR { sub.err.code() } else { 0 };
-            MultiHeader { op: op::ERROR, done: false, err }.write_to(&mut out);
+            let err = if sub.kind == op::ERROR {
+                sub.err.code()
+            } else {
+                0
+            };
+            MultiHeader {
+                op: op::ERROR,
+                done: false,
+                err,
+            }
+            .write_to(&mut out);
             ErrorResponse { err }.write_to(&mut out);
         } else {
-            MultiHeader { op: sub.kind, done: false, err: 0 }.write_to(&mut out);
+            MultiHeader {
+                op: sub.kind,
+                done: false,
+                err: 0,
+            }
+            .write_to(&mut out);
             let body = match sub.kind {
                 // Inside a multi, a check answers with nothing and a delete too.
                 op::CHECK | op::DELETE => Vec::new(),
@@ -54,6 +76,11 @@ fn multi_reply(res: &TxnResult) -> Vec<u8> {
             out.put_slice(&body);
         }
     }
-    MultiHeader { op: -1, done: true, err: -1 }.write_to(&mut out);
+    MultiHeader {
+        op: -1,
+        done: true,
+        err: -1,
+    }
+    .write_to(&mut out);
     out
 }

@@ -10,8 +10,14 @@ use crate::proto::txn::TxnBody;
 
 impl Core {
     pub(super) fn apply_through(&mut self, last_zxid: i64) {
-        while self.inflight.front().is_some_and(|i| i.txn.hdr.zxid <= last_zxid) {
-            let Some(inf) = self.inflight.pop_front() else { break };
+        while self
+            .inflight
+            .front()
+            .is_some_and(|i| i.txn.hdr.zxid <= last_zxid)
+        {
+            let Some(inf) = self.inflight.pop_front() else {
+                break;
+            };
             let txn = inf.txn;
             let zxid = txn.hdr.zxid;
             let session = txn.hdr.client_id;
@@ -25,10 +31,19 @@ impl Core {
                 }
             }
             match inf.origin {
-                Origin::Connect { conn, timeout, send_read_only } => {
+                Origin::Connect {
+                    conn,
+                    timeout,
+                    send_read_only,
+                } => {
                     self.send_connect_response(conn, session, timeout, send_read_only);
                 }
-                Origin::Client { conn, xid, op: kind, at } => {
+                Origin::Client {
+                    conn,
+                    xid,
+                    op: kind,
+                    at,
+                } => {
                     let (err, body) = match write_reply(kind, &res) {
                         Ok(b) => (0, b),
                         Err(e) => (e.code(), Vec::new()),
@@ -59,17 +74,28 @@ impl Core {
 
     /// Pops the session's marker for `zxid`, then answers reads queued behind it.
     fn run_deferred(&mut self, session: i64, zxid: i64) {
-        let Some(q) = self.queues.get_mut(&session) else { return };
+        let Some(q) = self.queues.get_mut(&session) else {
+            return;
+        };
         if let Some(Deferred::Write(z)) = q.front() {
             if *z == zxid {
                 q.pop_front();
             }
         }
         loop {
-            let Some(q) = self.queues.get_mut(&session) else { return };
+            let Some(q) = self.queues.get_mut(&session) else {
+                return;
+            };
             match q.front() {
                 Some(Deferred::Read { .. }) => {
-                    if let Some(Deferred::Read { conn, xid, op, body, at }) = q.pop_front() {
+                    if let Some(Deferred::Read {
+                        conn,
+                        xid,
+                        op,
+                        body,
+                        at,
+                    }) = q.pop_front()
+                    {
                         self.execute_read(conn, xid, op, body, at);
                     }
                 }

@@ -110,7 +110,12 @@ pub fn wall_ms() -> i64 {
 }
 
 impl Core {
-    pub fn new(cfg: CoreConfig, tree: DataTree, restored_sessions: &[(i64, i32)], log: LogThread) -> Core {
+    pub fn new(
+        cfg: CoreConfig,
+        tree: DataTree,
+        restored_sessions: &[(i64, i32)],
+        log: LogThread,
+    ) -> Core {
         let clock = Instant::now();
         let mut sessions = SessionTracker::new(cfg.server_id, cfg.tick_ms, wall_ms());
         for &(id, timeout) in restored_sessions {
@@ -217,10 +222,19 @@ impl Core {
 
     fn handle(&mut self, msg: ToCore) {
         match msg {
-            ToCore::Connect { conn, req, read_only, remote, out } => {
-                self.on_connect(conn, req, read_only, remote, out)
-            }
-            ToCore::Request { conn, xid, op, body } => self.on_request(conn, xid, op, body),
+            ToCore::Connect {
+                conn,
+                req,
+                read_only,
+                remote,
+                out,
+            } => self.on_connect(conn, req, read_only, remote, out),
+            ToCore::Request {
+                conn,
+                xid,
+                op,
+                body,
+            } => self.on_request(conn, xid, op, body),
             ToCore::Closed { conn } => self.close_conn(conn),
             ToCore::FourLetter { cmd, reply } => {
                 let text = self.four_letter(cmd);
@@ -232,7 +246,11 @@ impl Core {
     fn expire_sessions(&mut self) {
         let now = self.now();
         for id in self.sessions.take_expired(now) {
-            info!("Expiring session 0x{:x}, timeout of {}ms exceeded", id, self.sessions.get(id).map_or(0, |s| s.timeout_ms));
+            info!(
+                "Expiring session 0x{:x}, timeout of {}ms exceeded",
+                id,
+                self.sessions.get(id).map_or(0, |s| s.timeout_ms)
+            );
             self.submit_close_session(id, super::core::Origin::Server, 0);
         }
     }

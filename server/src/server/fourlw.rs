@@ -2,8 +2,8 @@
 //! server's state for the renderer in [`crate::admin`].
 
 use crate::admin::{
-    environment, last_op_name, not_whitelisted, render, ConnectionInfo, ExpiryBucket, FourLetterWord, Mode,
-    ServerInfo, SessionConnInfo, SessionTrackerDump, VERSION_STRING,
+    environment, last_op_name, not_whitelisted, render, ConnectionInfo, ExpiryBucket,
+    FourLetterWord, Mode, ServerInfo, SessionConnInfo, SessionTrackerDump, VERSION_STRING,
 };
 
 use super::core::{wall_ms, Core};
@@ -11,12 +11,18 @@ use super::core::{wall_ms, Core};
 /// Bytes used by the files directly in `dir/version-2` (what `dirs` reports).
 fn dir_size(dir: &std::path::Path) -> u64 {
     std::fs::read_dir(dir.join("version-2"))
-        .map(|rd| rd.filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok()?.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
         .unwrap_or(0)
 }
 
 fn open_fds() -> u64 {
-    std::fs::read_dir("/proc/self/fd").map(|d| d.count() as u64).unwrap_or(0)
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count() as u64)
+        .unwrap_or(0)
 }
 
 fn max_fds() -> u64 {
@@ -112,7 +118,10 @@ impl Core {
             info.session_tracker = SessionTrackerDump::Buckets(
                 buckets
                     .into_iter()
-                    .map(|(at, items)| ExpiryBucket { expire_at_ms: origin + at as i64, items })
+                    .map(|(at, items)| ExpiryBucket {
+                        expire_at_ms: origin + at as i64,
+                        items,
+                    })
                     .collect(),
             );
             info.sessions_with_ephemerals = self
@@ -128,7 +137,10 @@ impl Core {
         if matches!(cmd, FourLetterWord::Wchp) {
             info.watches_by_path = self.watches.by_path().into_iter().collect();
         }
-        if matches!(cmd, FourLetterWord::Dirs | FourLetterWord::Conf | FourLetterWord::Mntr) {
+        if matches!(
+            cmd,
+            FourLetterWord::Dirs | FourLetterWord::Conf | FourLetterWord::Mntr
+        ) {
             info.data_dir_size = dir_size(&conf.data_dir);
             info.data_log_size = dir_size(&conf.data_log_dir);
         }

@@ -19,7 +19,9 @@ use crate::pipeline::reads::{self, ReadContext};
 use crate::proto::codes::{op, xid, EphemeralKind};
 use crate::proto::jute::{Jute, JuteReader, JuteWrite};
 use crate::proto::records::{AuthPacket, ConnectRequestFixed, ConnectResponseFixed, WatcherEvent};
-use crate::proto::txn::{CloseSessionTxn, CreateSessionTxn, DeleteTxn, ErrorTxn, Txn, TxnBody, TxnHeader};
+use crate::proto::txn::{
+    CloseSessionTxn, CreateSessionTxn, DeleteTxn, ErrorTxn, Txn, TxnBody, TxnHeader,
+};
 use crate::proto::ErrorCode;
 use crate::session::session_password;
 
@@ -65,7 +67,15 @@ impl Core {
                 body: TxnBody::CreateSession(CreateSessionTxn { time_out: timeout }),
                 digest: None,
             };
-            self.submit(txn, Origin::Connect { conn, timeout, send_read_only }, id);
+            self.submit(
+                txn,
+                Origin::Connect {
+                    conn,
+                    timeout,
+                    send_read_only,
+                },
+                id,
+            );
             return;
         }
         let id = req.session_id;
@@ -93,8 +103,18 @@ impl Core {
         self.session_conn.insert(session, conn);
     }
 
-    pub(super) fn send_connect_response(&mut self, conn: ConnId, session: i64, timeout: i32, send_read_only: bool) {
-        let passwd = if session == 0 { [0u8; 16] } else { session_password(session) };
+    pub(super) fn send_connect_response(
+        &mut self,
+        conn: ConnId,
+        session: i64,
+        timeout: i32,
+        send_read_only: bool,
+    ) {
+        let passwd = if session == 0 {
+            [0u8; 16]
+        } else {
+            session_password(session)
+        };
         let mut v = ConnectResponseFixed {
             protocol_version: 0,
             time_out: timeout,
@@ -110,7 +130,13 @@ impl Core {
 
     pub(super) fn header(&mut self, session: i64, cxid: i32, kind: i32) -> TxnHeader {
         self.last_assigned_zxid += 1;
-        TxnHeader { client_id: session, cxid, zxid: self.last_assigned_zxid, time: wall_ms(), kind }
+        TxnHeader {
+            client_id: session,
+            cxid,
+            zxid: self.last_assigned_zxid,
+            time: wall_ms(),
+            kind,
+        }
     }
 
     /// Hands a txn to the log thread and remembers who waits for it.
@@ -118,13 +144,18 @@ impl Core {
         let zxid = txn.hdr.zxid;
         self.log.submit(zxid, txn.encode());
         if session != 0 {
-            self.queues.entry(session).or_default().push_back(Deferred::Write(zxid));
+            self.queues
+                .entry(session)
+                .or_default()
+                .push_back(Deferred::Write(zxid));
         }
         self.inflight.push_back(Inflight { txn, origin });
     }
 
     pub(super) fn on_request(&mut self, conn: ConnId, xid: i32, kind: i32, body: Bytes) {
-        let Some(c) = self.conns.get_mut(&conn) else { return };
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
         let session = c.session;
         if session == 0 {
             return;
@@ -132,7 +163,13 @@ impl Core {
         c.stats.packets_received += 1;
         self.stats.packets_received += 1;
         if !self.sessions.touch(session, self.now()) {
-            self.reply(conn, xid, self.tree.last_processed_zxid(), ErrorCode::SessionExpired.code(), &[]);
+            self.reply(
+                conn,
+                xid,
+                self.tree.last_processed_zxid(),
+                ErrorCode::SessionExpired.code(),
+                &[],
+            );
             return;
         }
         match kind {
@@ -141,21 +178,42 @@ impl Core {
                 self.reply(conn, xid::PING, z, 0, &[]);
             }
             op::AUTH => self.on_auth(conn, body),
-            op::CLOSE_SESSION => self.submit_close_session(session, Origin::Client { conn, xid, op: kind, at: Instant::now() }, xid),
+            op::CLOSE_SESSION => self.submit_close_session(
+                session,
+                Origin::Client {
+                    conn,
+                    xid,
+                    op: kind,
+                    at: Instant::now(),
+                },
+                xid,
+            ),
             k if is_write(k) => self.submit_write(conn, session, xid, k, body),
             k if reads::is_read(k) || k == op::SET_WATCHES || k == op::SET_WATCHES2 => {
                 if self.queues.get(&session).is_some_and(|q| !q.is_empty()) {
                     self.queues
                         .entry(session)
                         .or_default()
-                        .push_back(Deferred::Read { conn, xid, op: k, body, at: Instant::now() });
+                        .push_back(Deferred::Read {
+                            conn,
+                            xid,
+                            op: k,
+                            body,
+                            at: Instant::now(),
+                        });
                 } else {
                     self.execute_read(conn, xid, k, body, Instant::now());
                 }
             }
             k => {
                 warn!("Received packet at server of unknown type {k}; closing the connection");
-                self.reply(conn, xid, self.tree.last_processed_zxid(), ErrorCode::Unimplemented.code(), &[]);
+                self.reply(
+                    conn,
+                    xid,
+                    self.tree.last_processed_zxid(),
+                    ErrorCode::Unimplemented.code(),
+                    &[],
+                );
                 self.close_conn(conn);
             }
         }
@@ -165,10 +223,17 @@ impl Core {
         let pkt = AuthPacket::read_from(&mut JuteReader::new(body));
         let super_digest = self.cfg.super_digest.clone();
         let z = self.tree.last_processed_zxid();
-        let Some(c) = self.conns.get_mut(&conn) else { return };
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
         let remote = c.remote.ip();
         let res = match pkt {
-            Ok(p) => c.auth.add_auth(&p.scheme, p.auth.as_deref().unwrap_or(&[]), remote, super_digest.as_deref()),
+            Ok(p) => c.auth.add_auth(
+                &p.scheme,
+                p.auth.as_deref().unwrap_or(&[]),
+                remote,
+                super_digest.as_deref(),
+            ),
             Err(_) => Err(ErrorCode::AuthFailed),
         };
         match res {
@@ -183,7 +248,9 @@ impl Core {
 
     fn submit_write(&mut self, conn: ConnId, session: i64, cxid: i32, kind: i32, body: Bytes) {
         let hdr = self.header(session, cxid, kind);
-        let Some(c) = self.conns.get(&conn) else { return };
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
         let ctx = PrepContext {
             auth: &c.auth,
             session,
@@ -208,8 +275,21 @@ impl Core {
         if matches!(body, TxnBody::Error(_)) {
             hdr.kind = op::ERROR;
         }
-        let txn = Txn { hdr, body, digest: None };
-        self.submit(txn, Origin::Client { conn, xid: cxid, op: kind, at: Instant::now() }, session);
+        let txn = Txn {
+            hdr,
+            body,
+            digest: None,
+        };
+        self.submit(
+            txn,
+            Origin::Client {
+                conn,
+                xid: cxid,
+                op: kind,
+                at: Instant::now(),
+            },
+            session,
+        );
     }
 
     /// closeSession, from the client or from expiry: deletes the session's ephemerals,
@@ -223,7 +303,10 @@ impl Core {
                 None => {
                     paths.remove(p);
                 }
-                Some(m) if EphemeralKind::of(m.stat.ephemeral_owner) == EphemeralKind::Normal(session) => {
+                Some(m)
+                    if EphemeralKind::of(m.stat.ephemeral_owner)
+                        == EphemeralKind::Normal(session) =>
+                {
                     paths.insert(p.clone());
                 }
                 Some(_) => {}
@@ -244,15 +327,26 @@ impl Core {
         }
         let txn = Txn {
             hdr,
-            body: TxnBody::CloseSession(CloseSessionTxn { paths_to_delete: Some(paths.into_iter().collect()) }),
+            body: TxnBody::CloseSession(CloseSessionTxn {
+                paths_to_delete: Some(paths.into_iter().collect()),
+            }),
             digest: None,
         };
         self.submit(txn, origin, session);
     }
 
     /// Answers a read (or setWatches) now; the session has no earlier writes outstanding.
-    pub(super) fn execute_read(&mut self, conn: ConnId, xid: i32, kind: i32, body: Bytes, at: Instant) {
-        let Some(c) = self.conns.get(&conn) else { return };
+    pub(super) fn execute_read(
+        &mut self,
+        conn: ConnId,
+        xid: i32,
+        kind: i32,
+        body: Bytes,
+        at: Instant,
+    ) {
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
         let session = c.session;
         if self.session_conn.get(&session) != Some(&conn) {
             return;
@@ -309,9 +403,18 @@ impl Core {
     /// Sends a watch notification (xid −1).
     pub(super) fn notify(&mut self, conn: ConnId, ev: i32, path: &str, zxid: i64) {
         let mut v = Vec::new();
-        crate::proto::records::ReplyHeader { xid: xid::NOTIFICATION, zxid, err: 0 }.write_to(&mut v);
-        WatcherEvent { kind: ev, state: crate::proto::codes::state::SYNC_CONNECTED, path: path.to_string() }
-            .write_to(&mut v);
+        crate::proto::records::ReplyHeader {
+            xid: xid::NOTIFICATION,
+            zxid,
+            err: 0,
+        }
+        .write_to(&mut v);
+        WatcherEvent {
+            kind: ev,
+            state: crate::proto::codes::state::SYNC_CONNECTED,
+            path: path.to_string(),
+        }
+        .write_to(&mut v);
         self.send(conn, v);
     }
 
@@ -321,7 +424,9 @@ impl Core {
         candidates.extend(self.tree.expired_ttl_nodes(wall_ms()));
         for path in candidates {
             // Only if still empty in the outstanding view (a create may be on its way).
-            let Some(meta) = self.pending.get(&self.tree, &path) else { continue };
+            let Some(meta) = self.pending.get(&self.tree, &path) else {
+                continue;
+            };
             if meta.num_children > 0 {
                 continue;
             }
@@ -333,9 +438,12 @@ impl Core {
                 self.pending.set(hdr.zxid, parent, Some(pm));
             }
             self.pending.set(hdr.zxid, path.clone(), None);
-            let txn = Txn { hdr, body: TxnBody::Delete(DeleteTxn { path }), digest: None };
+            let txn = Txn {
+                hdr,
+                body: TxnBody::Delete(DeleteTxn { path }),
+                digest: None,
+            };
             self.submit(txn, Origin::Server, 0);
         }
     }
 }
-

@@ -36,17 +36,28 @@ pub enum ServerError {
 }
 
 /// Writes a snapshot of `tree` (and its digest) named after its last processed zxid.
-pub fn write_snapshot(data_dir: &Path, tree: &DataTree, sessions: &[(i64, i32)]) -> Result<PathBuf, StorageError> {
+pub fn write_snapshot(
+    data_dir: &Path,
+    tree: &DataTree,
+    sessions: &[(i64, i32)],
+) -> Result<PathBuf, StorageError> {
     let zxid = tree.last_processed_zxid();
-    let path = storage::snapshot::write_snapshot(data_dir, zxid, sessions, Some((zxid, tree.digest())), |w| {
-        tree.serialize(w)
-    })?;
+    let path = storage::snapshot::write_snapshot(
+        data_dir,
+        zxid,
+        sessions,
+        Some((zxid, tree.digest())),
+        |w| tree.serialize(w),
+    )?;
     info!("Snapshotting: 0x{zxid:x} to {}", path.display());
     Ok(path)
 }
 
 fn mkdir(p: &Path) -> Result<(), ServerError> {
-    std::fs::create_dir_all(p).map_err(|source| ServerError::CreateDir { path: p.to_path_buf(), source })
+    std::fs::create_dir_all(p).map_err(|source| ServerError::CreateDir {
+        path: p.to_path_buf(),
+        source,
+    })
 }
 
 /// Runs a standalone server until the process is killed.
@@ -88,7 +99,9 @@ pub async fn run(cfg: ServerConfig) -> Result<(), ServerError> {
     let log = LogThread::spawn(writer, cfg.snap_count, events_tx);
 
     let addr = cfg.client_socket_addr()?;
-    let listener = TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServerError::Bind { addr, source })?;
     info!("binding to port {addr}");
 
     let container_ms = cfg
@@ -111,7 +124,10 @@ pub async fn run(cfg: ServerConfig) -> Result<(), ServerError> {
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(serve(
         listener,
-        ListenerConfig { max_client_cnxns: cfg.max_client_cnxns, max_buffer },
+        ListenerConfig {
+            max_client_cnxns: cfg.max_client_cnxns,
+            max_buffer,
+        },
         tx,
     ));
     if cfg.autopurge_purge_interval_hours > 0 {

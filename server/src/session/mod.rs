@@ -182,7 +182,10 @@ mod tests {
     fn session_id_layout_matches_apache() {
         let id = initial_session_id(1, 0x0123_4567_89ab);
         assert_eq!(id >> 56, 1);
-        assert_eq!(id & 0x00ff_ffff_ffff_ffff, (0x0123_4567_89abi64 << 16) & 0x00ff_ffff_ffff_ffff);
+        assert_eq!(
+            id & 0x00ff_ffff_ffff_ffff,
+            (0x0123_4567_89abi64 << 16) & 0x00ff_ffff_ffff_ffff
+        );
     }
 
     #[test]

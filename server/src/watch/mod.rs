@@ -209,8 +209,7 @@ impl WatchManager {
                 self.child.add(session, path, WatchMode::Persistent);
             }
             WatchKind::PersistentRecursive => {
-                self.data
-                    .add(session, path, WatchMode::PersistentRecursive);
+                self.data.add(session, path, WatchMode::PersistentRecursive);
             }
         }
     }
@@ -244,10 +243,9 @@ impl WatchManager {
                 (true, Some(WatchMode::Persistent)),
                 (true, Some(WatchMode::Persistent)),
             ],
-            watcher_type::PERSISTENT_RECURSIVE => [
-                (true, Some(WatchMode::PersistentRecursive)),
-                (false, None),
-            ],
+            watcher_type::PERSISTENT_RECURSIVE => {
+                [(true, Some(WatchMode::PersistentRecursive)), (false, None)]
+            }
             _ => return None,
         })
     }
@@ -257,7 +255,8 @@ impl WatchManager {
         let Some([(d, dm), (c, cm)]) = Self::selector(kind) else {
             return false;
         };
-        (d && self.data.contains(session, path, dm)) || (c && self.child.contains(session, path, cm))
+        (d && self.data.contains(session, path, dm))
+            || (c && self.child.contains(session, path, cm))
     }
 
     /// removeWatches: removes the session's watches of this type; false if there was none.

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs every test: formatting and lints, Rust unit and integration tests (including the ones
+# that compare with Apache ZooKeeper), then the real-client suites (kazoo, zkCli.sh, cli_mt,
+# Apache's log/snapshot tools) against the release zkserver binary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+cargo fmt --all -- --check
+cargo clippy --all-targets -- -D warnings
+cargo build --release
+cargo test --workspace -- --test-threads=2
+ZK_TARGET=zkserver ZKSERVER_BIN="$PWD/target/release/zkserver" python3 -m pytest compat -q -p no:cacheprovider
