@@ -15,9 +15,9 @@ pub mod purge;
 pub mod recovery;
 pub mod snapshot;
 pub mod stream;
-pub mod tree_stream;
 #[cfg(test)]
 mod test_support;
+pub mod tree_stream;
 pub mod txnlog;
 pub mod txnlog_reader;
 

@@ -371,10 +371,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         write_log(d.path(), &[&[1, 2, 3], &[4, 5], &[6]], 1 << 20);
         let logs = list_logs(d.path()).unwrap();
-        assert_eq!(
-            logs.iter().map(|l| l.0).collect::<Vec<_>>(),
-            vec![1, 4, 6]
-        );
+        assert_eq!(logs.iter().map(|l| l.0).collect::<Vec<_>>(), vec![1, 4, 6]);
         // Preallocated and zero-filled.
         assert!(std::fs::metadata(&logs[0].1).unwrap().len() >= 1 << 20);
         let all = read_txns(d.path(), 0).unwrap();
