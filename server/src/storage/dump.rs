@@ -188,7 +188,7 @@ pub fn dump_snapshot(path: &Path, out: &mut dyn Write) -> Result<(), StorageErro
     )?;
     for (sid, timeout) in &sessions {
         let c = eph.get(sid).copied().unwrap_or(0);
-        w(out, format!("{sid:#x}, {timeout}, {c}"))?;
+        w(out, format!("0x{sid:014x}, {timeout}, {c}"))?;
     }
     w(out, "----".into())?;
     let last = digest.map(|(z, _)| z).or(lpz).unwrap_or(name_zxid);
