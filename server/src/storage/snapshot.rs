@@ -14,6 +14,7 @@ use flate2::read::GzDecoder;
 use super::error::StorageError;
 use super::fsutil::{fsync_dir, version_dir};
 use super::names::{list_sorted, parse_snapshot_name, snapshot_file_name, Compression};
+use super::snappy::{SnappyJavaReader, MAGIC as SNAPPY_MAGIC};
 use super::stream::{
     read_count, read_i32, read_i64, read_string, write_i32, write_i64, write_string, AdlerReader,
     AdlerWriter,
@@ -133,9 +134,7 @@ pub(crate) fn open_stream(path: &Path) -> Result<Box<dyn Read>, StorageError> {
     match comp {
         Compression::None => Ok(Box::new(r)),
         Compression::Gzip => Ok(Box::new(GzDecoder::new(r))),
-        Compression::Snappy => Err(StorageError::UnsupportedCompression {
-            file: path.to_path_buf(),
-        }),
+        Compression::Snappy => Ok(Box::new(SnappyJavaReader::new(r))),
     }
 }
 
@@ -243,7 +242,7 @@ pub fn list_snapshots(data_dir: &Path) -> Result<Vec<(i64, PathBuf)>, StorageErr
 }
 
 /// Apache's cheap validity check (`SnapStream.isValidSnapshot`): an uncompressed snapshot must
-/// end with the seal marker string "/", a gzip one must start with the gzip magic.
+/// end with the seal marker string "/", a compressed one must start with its format's magic.
 pub fn looks_valid(path: &Path) -> bool {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     let Some((_, comp)) = parse_snapshot_name(name) else {
@@ -261,12 +260,13 @@ pub fn looks_valid(path: &Path) -> bool {
         Compression::None => {
             len >= 10 && f.seek(SeekFrom::End(-5)).is_ok() && f.read_exact(&mut tail).is_ok()
         }
-        _ => f.read_exact(&mut head[..2]).is_ok(),
+        Compression::Gzip => f.read_exact(&mut head[..2]).is_ok(),
+        Compression::Snappy => f.read_exact(&mut head).is_ok(),
     };
     ok && match comp {
         Compression::None => tail == [0, 0, 0, 1, b'/'],
         Compression::Gzip => head[..2] == [0x1f, 0x8b],
-        Compression::Snappy => false,
+        Compression::Snappy => &head == SNAPPY_MAGIC,
     }
 }
 
@@ -374,6 +374,18 @@ mod tests {
         let c = read(&gz).unwrap();
         assert_eq!((c.zxid, c.tree), (6, tree(5)));
         assert_eq!(list_snapshots(d.path()).unwrap()[0], (6, gz));
+    }
+
+    #[test]
+    fn reads_apache_snappy_snapshot() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/apache-3.8-snappy");
+        let snaps = list_snapshots(&dir).unwrap();
+        assert_eq!(snaps.len(), 1);
+        assert!(looks_valid(&snaps[0].1));
+        let c = read(&snaps[0].1).unwrap();
+        assert_eq!(c.zxid, 9);
+        assert!(c.tree.nodes.iter().any(|n| n.path == "/app/seq-0000000004"));
+        assert!(c.digest.is_some());
     }
 
     #[test]
