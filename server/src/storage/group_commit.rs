@@ -27,6 +27,9 @@ pub struct LogThread {
     handle: JoinHandle<()>,
 }
 
+/// Apache's default `zookeeper.snapSizeLimitInKb`: 4 GiB of log since the last snapshot.
+pub const DEFAULT_SNAP_SIZE_LIMIT: u64 = 4 * 1024 * 1024 * 1024;
+
 /// Apache's randomised snapshot trigger: a count in [snap_count/2 + 1, snap_count], so that
 /// servers of an ensemble do not all snapshot at the same moment.
 fn next_threshold(snap_count: u64) -> u64 {
@@ -42,10 +45,26 @@ impl LogThread {
         snap_count: u64,
         events: UnboundedSender<LogEvent>,
     ) -> LogThread {
+        Self::spawn_with_size_limit(writer, snap_count, DEFAULT_SNAP_SIZE_LIMIT, events)
+    }
+
+    /// As [`LogThread::spawn`], also rolling once the log since the last roll exceeds a random
+    /// size in [snap_size_limit/2, snap_size_limit] (Apache `zookeeper.snapSizeLimitInKb`;
+    /// 0 disables the size trigger).
+    pub fn spawn_with_size_limit(
+        writer: TxnLogWriter,
+        snap_count: u64,
+        snap_size_limit: u64,
+        events: UnboundedSender<LogEvent>,
+    ) -> LogThread {
         let (tx, rx) = mpsc::channel::<(i64, Vec<u8>)>();
+        let limits = Limits {
+            count: snap_count,
+            size: snap_size_limit,
+        };
         let handle = std::thread::Builder::new()
             .name("zk-txnlog".into())
-            .spawn(move || run(writer, snap_count, rx, events))
+            .spawn(move || run(writer, limits, rx, events))
             .unwrap_or_else(|e| panic!("cannot spawn the txn log thread: {e}"));
         LogThread { tx, handle }
     }
@@ -66,13 +85,29 @@ impl LogThread {
     }
 }
 
+/// When to roll the log and ask for a snapshot.
+#[derive(Clone, Copy)]
+struct Limits {
+    count: u64,
+    size: u64,
+}
+
+fn next_size_threshold(limit: u64) -> u64 {
+    if limit == 0 {
+        u64::MAX
+    } else {
+        rand::thread_rng().gen_range(limit / 2..=limit)
+    }
+}
+
 fn run(
     mut writer: TxnLogWriter,
-    snap_count: u64,
+    limits: Limits,
     rx: mpsc::Receiver<(i64, Vec<u8>)>,
     events: UnboundedSender<LogEvent>,
 ) {
-    let mut threshold = next_threshold(snap_count);
+    let mut threshold = next_threshold(limits.count);
+    let mut size_threshold = next_size_threshold(limits.size);
     let mut since_roll: u64 = 0;
     // Blocks for the first txn of a batch; ends when every sender is gone and the queue is empty.
     while let Ok(first) = rx.recv() {
@@ -97,14 +132,15 @@ fn run(
         }
         let _ = events.send(LogEvent::Synced { last_zxid: last });
         since_roll += n;
-        if since_roll >= threshold {
+        if since_roll >= threshold || writer.current_size() > size_threshold {
             if let Err(e) = writer.roll() {
                 tracing::error!(error = %e, "txn log roll failed; log thread stops");
                 let _ = events.send(LogEvent::Failed(e.to_string()));
                 return;
             }
             since_roll = 0;
-            threshold = next_threshold(snap_count);
+            threshold = next_threshold(limits.count);
+            size_threshold = next_size_threshold(limits.size);
             let _ = events.send(LogEvent::SnapshotDue);
         }
     }
@@ -197,6 +233,26 @@ mod tests {
             files == rolls || files == rolls + 1,
             "{files} files, {rolls} rolls"
         );
+    }
+
+    #[test]
+    fn rolls_on_log_size() {
+        let d = tempfile::tempdir().unwrap();
+        let w = TxnLogWriter::open(d.path(), 0, false).unwrap();
+        let (tx, mut rx) = unbounded_channel();
+        // Each entry is ~100 bytes: a roll every 5 to 10 entries, never by count.
+        let lt = LogThread::spawn_with_size_limit(w, 1_000_000, 1000, tx);
+        let mut evs = Vec::new();
+        for z in 1..=50 {
+            lt.submit(z, create_txn(z).encode());
+            evs.extend(collect(&mut rx, |e| {
+                *e == LogEvent::Synced { last_zxid: z }
+            }));
+        }
+        lt.shutdown();
+        let snaps = evs.iter().filter(|e| **e == LogEvent::SnapshotDue).count();
+        assert!((4..=10).contains(&snaps), "{snaps} size rolls");
+        assert_eq!(read_txns(d.path(), 0).unwrap().len(), 50);
     }
 
     #[test]
