@@ -7,8 +7,8 @@ use std::path::Path;
 
 use super::dump_time::{java_date, java_short_date_time};
 use super::error::StorageError;
-use super::snapshot::{open_stream, read_head, read_trailers};
-use super::stream::{read_i64, read_string, AdlerReader};
+use super::snapshot::{check_seal, open_stream, read_head, read_trailers};
+use super::stream::AdlerReader;
 use super::tree_stream::read_tree_stream;
 use super::txnlog_reader::{Entry, LogFile};
 use crate::proto::codes::op;
@@ -141,19 +141,7 @@ pub fn dump_snapshot(path: &Path, out: &mut dyn Write) -> Result<(), StorageErro
     let at = r.count();
     let tree = read_tree_stream(&mut r)
         .map_err(|e| StorageError::corrupt(path, at, format!("tree: {e}")))?;
-    // First seal, checked by hand to reuse the stream helpers.
-    let at = r.count();
-    let computed = r.checksum() as u64;
-    let stored = read_i64(&mut r).map_err(|e| StorageError::corrupt(path, at, e.to_string()))?;
-    read_string(&mut r).map_err(|e| StorageError::corrupt(path, at, e.to_string()))?;
-    if stored as u64 != computed {
-        return Err(StorageError::ChecksumMismatch {
-            file: path.to_path_buf(),
-            offset: at,
-            stored: stored as u64,
-            computed,
-        });
-    }
+    check_seal(&mut r, path)?;
     let (digest, lpz) = read_trailers(&mut r, path)?;
     let name_zxid = path
         .file_name()
@@ -162,7 +150,11 @@ pub fn dump_snapshot(path: &Path, out: &mut dyn Write) -> Result<(), StorageErro
         .map_or(0, |(z, _)| z);
 
     let w = |out: &mut dyn Write, s: String| writeln!(out, "{s}").map_err(out_err);
-    w(out, format!("ZNode Details (count={}):", tree.nodes.len()))?;
+    // Apache's DataTree holds the root under both "" and "/", and counts it twice.
+    w(
+        out,
+        format!("ZNode Details (count={}):", tree.nodes.len() + 1),
+    )?;
     let mut eph: HashMap<i64, usize> = HashMap::new();
     for n in &tree.nodes {
         let s = &n.stat;
@@ -196,7 +188,7 @@ pub fn dump_snapshot(path: &Path, out: &mut dyn Write) -> Result<(), StorageErro
     )?;
     for (sid, timeout) in &sessions {
         let c = eph.get(sid).copied().unwrap_or(0);
-        w(out, format!("{sid:#x}, {timeout}, {c}"))?;
+        w(out, format!("0x{sid:014x}, {timeout}, {c}"))?;
     }
     w(out, "----".into())?;
     let last = digest.map(|(z, _)| z).or(lpz).unwrap_or(name_zxid);
@@ -205,4 +197,56 @@ pub fn dump_snapshot(path: &Path, out: &mut dyn Write) -> Result<(), StorageErro
         w(out, format!("Digest: zxid {z:#x}, digest {d}"))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/apache-3.8-datadir/version-2")
+            .join(name)
+    }
+
+    #[test]
+    fn dumps_apache_log_like_the_toolkit() {
+        let mut out = Vec::new();
+        dump_log(&fixture("log.1"), &mut out).unwrap();
+        let s = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = s.lines().collect();
+        assert_eq!(
+            lines[0],
+            "ZooKeeper Transactional Log File with dbid 0 txnlog format version 2"
+        );
+        assert_eq!(
+            lines[1],
+            "11/22/26, 1:03:45 AM UTC session 0x1000005ae1a0000 cxid 0x0 zxid 0x1 createSession 30000"
+        );
+        assert!(lines[2].ends_with("zxid 0x2 create /app,hello,[31,s{'world,'anyone}],false,1"));
+        assert!(lines[8].ends_with("zxid 0x8 setData /app/a,two,1"));
+        assert!(lines[10].ends_with("zxid 0xa setACL '/app/b,v{s{1,s{'world,'anyone}}},1"));
+        assert_eq!(lines[11], "EOF reached after 10 txns.");
+        let mut out = Vec::new();
+        dump_log(&fixture("log.1c"), &mut out).unwrap();
+        let s = String::from_utf8(out).unwrap();
+        assert!(s.contains("zxid 0x1d delete '/z7\n"));
+        assert!(s.contains("zxid 0x1e closeSession v{'/app/eph}\n"));
+    }
+
+    #[test]
+    fn dumps_apache_snapshot_like_the_formatter() {
+        let mut out = Vec::new();
+        dump_snapshot(&fixture("snapshot.1a"), &mut out).unwrap();
+        let s = String::from_utf8(out).unwrap();
+        assert!(s.starts_with("ZNode Details (count=21):\n----\n/\n  cZxid = 0x00000000000000\n"));
+        assert!(
+            s.contains("/z7\n  cZxid = 0x0000000000001a\n  ctime = Sun Nov 22 01:03:45 UTC 2026\n")
+        );
+        assert!(s.contains(
+            "Session Details (sid, timeout, ephemeralCount):\n0x1000005ae1a0000, 30000, 1\n"
+        ));
+        assert!(s.contains("Last zxid: 0x1b\n"));
+    }
 }

@@ -31,8 +31,6 @@ pub enum StorageError {
     NoValidSnapshot { dir: PathBuf, tried: usize },
     #[error("purge must retain at least 3 snapshots, asked for {0}")]
     RetainTooSmall(usize),
-    #[error("unsupported snapshot compression in {}", file.display())]
-    UnsupportedCompression { file: PathBuf },
 }
 
 impl StorageError {

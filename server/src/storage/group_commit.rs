@@ -27,6 +27,9 @@ pub struct LogThread {
     handle: JoinHandle<()>,
 }
 
+/// Apache's default `zookeeper.snapSizeLimitInKb`: 4 GiB of log since the last snapshot.
+pub const DEFAULT_SNAP_SIZE_LIMIT: u64 = 4 * 1024 * 1024 * 1024;
+
 /// Apache's randomised snapshot trigger: a count in [snap_count/2 + 1, snap_count], so that
 /// servers of an ensemble do not all snapshot at the same moment.
 fn next_threshold(snap_count: u64) -> u64 {
@@ -42,10 +45,26 @@ impl LogThread {
         snap_count: u64,
         events: UnboundedSender<LogEvent>,
     ) -> LogThread {
+        Self::spawn_with_size_limit(writer, snap_count, DEFAULT_SNAP_SIZE_LIMIT, events)
+    }
+
+    /// As [`LogThread::spawn`], also rolling once the log since the last roll exceeds a random
+    /// size in [snap_size_limit/2, snap_size_limit] (Apache `zookeeper.snapSizeLimitInKb`;
+    /// 0 disables the size trigger).
+    pub fn spawn_with_size_limit(
+        writer: TxnLogWriter,
+        snap_count: u64,
+        snap_size_limit: u64,
+        events: UnboundedSender<LogEvent>,
+    ) -> LogThread {
         let (tx, rx) = mpsc::channel::<(i64, Vec<u8>)>();
+        let limits = Limits {
+            count: snap_count,
+            size: snap_size_limit,
+        };
         let handle = std::thread::Builder::new()
             .name("zk-txnlog".into())
-            .spawn(move || run(writer, snap_count, rx, events))
+            .spawn(move || run(writer, limits, rx, events))
             .unwrap_or_else(|e| panic!("cannot spawn the txn log thread: {e}"));
         LogThread { tx, handle }
     }
@@ -66,13 +85,29 @@ impl LogThread {
     }
 }
 
+/// When to roll the log and ask for a snapshot.
+#[derive(Clone, Copy)]
+struct Limits {
+    count: u64,
+    size: u64,
+}
+
+fn next_size_threshold(limit: u64) -> u64 {
+    if limit == 0 {
+        u64::MAX
+    } else {
+        rand::thread_rng().gen_range(limit / 2..=limit)
+    }
+}
+
 fn run(
     mut writer: TxnLogWriter,
-    snap_count: u64,
+    limits: Limits,
     rx: mpsc::Receiver<(i64, Vec<u8>)>,
     events: UnboundedSender<LogEvent>,
 ) {
-    let mut threshold = next_threshold(snap_count);
+    let mut threshold = next_threshold(limits.count);
+    let mut size_threshold = next_size_threshold(limits.size);
     let mut since_roll: u64 = 0;
     // Blocks for the first txn of a batch; ends when every sender is gone and the queue is empty.
     while let Ok(first) = rx.recv() {
@@ -97,18 +132,156 @@ fn run(
         }
         let _ = events.send(LogEvent::Synced { last_zxid: last });
         since_roll += n;
-        if since_roll >= threshold {
+        if since_roll >= threshold || writer.current_size() > size_threshold {
             if let Err(e) = writer.roll() {
                 tracing::error!(error = %e, "txn log roll failed; log thread stops");
                 let _ = events.send(LogEvent::Failed(e.to_string()));
                 return;
             }
             since_roll = 0;
-            threshold = next_threshold(snap_count);
+            threshold = next_threshold(limits.count);
+            size_threshold = next_size_threshold(limits.size);
             let _ = events.send(LogEvent::SnapshotDue);
         }
     }
     if let Err(e) = writer.commit() {
         let _ = events.send(LogEvent::Failed(e.to_string()));
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::super::names::list_logs;
+    use super::super::test_support::create_txn;
+    use super::super::txnlog_reader::read_txns;
+    use super::*;
+    use std::time::Duration;
+    use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
+
+    /// Collects events until `stop` says so, failing after 20 s.
+    fn collect(
+        rx: &mut UnboundedReceiver<LogEvent>,
+        stop: impl Fn(&LogEvent) -> bool,
+    ) -> Vec<LogEvent> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let mut out = Vec::new();
+        loop {
+            let ev = rt
+                .block_on(async { tokio::time::timeout(Duration::from_secs(20), rx.recv()).await })
+                .expect("timed out waiting for a log event")
+                .expect("log thread closed the channel");
+            let done = stop(&ev);
+            out.push(ev);
+            if done {
+                return out;
+            }
+        }
+    }
+
+    #[test]
+    fn batches_sync_in_order_and_roll_for_snapshots() {
+        let d = tempfile::tempdir().unwrap();
+        let w = TxnLogWriter::open(d.path(), 1 << 16, true).unwrap();
+        let (tx, mut rx) = unbounded_channel();
+        let lt = LogThread::spawn(w, 10, tx);
+        // One txn per batch, so the roll points are exact.
+        let mut evs = Vec::new();
+        for z in 1..=100 {
+            lt.submit(z, create_txn(z).encode());
+            evs.extend(collect(&mut rx, |e| {
+                *e == LogEvent::Synced { last_zxid: z }
+            }));
+        }
+        // Then a burst: everything queued while the thread was busy becomes few batches.
+        for z in 101..=200 {
+            lt.submit(z, create_txn(z).encode());
+        }
+        let burst = collect(&mut rx, |e| *e == LogEvent::Synced { last_zxid: 200 });
+        let snaps = evs.iter().filter(|e| **e == LogEvent::SnapshotDue).count();
+        // A roll every 6 to 10 txns (10/2+1 ..= 10) while batches are single txns.
+        // (The roll after txn 100, if any, is reported after the burst began.)
+        assert!((9..=16).contains(&snaps), "{snaps} snapshots");
+        lt.shutdown();
+        while let Ok(e) = rx.try_recv() {
+            evs.push(e);
+        }
+        let synced = burst
+            .iter()
+            .filter(|e| matches!(e, LogEvent::Synced { .. }))
+            .count();
+        assert!(synced < 100, "burst was not batched: {synced} syncs");
+        // A SnapshotDue always follows a Synced.
+        for (i, e) in evs.iter().enumerate() {
+            if *e == LogEvent::SnapshotDue {
+                assert!(matches!(evs[i - 1], LogEvent::Synced { .. }));
+            }
+        }
+        let all = read_txns(d.path(), 0).unwrap();
+        assert_eq!(all.len(), 200);
+        assert_eq!(all[41], create_txn(42));
+        let rolls = evs.iter().filter(|e| **e == LogEvent::SnapshotDue).count()
+            + burst
+                .iter()
+                .filter(|e| **e == LogEvent::SnapshotDue)
+                .count();
+        let files = list_logs(d.path()).unwrap().len();
+        assert!(
+            files == rolls || files == rolls + 1,
+            "{files} files, {rolls} rolls"
+        );
+    }
+
+    #[test]
+    fn rolls_on_log_size() {
+        let d = tempfile::tempdir().unwrap();
+        let w = TxnLogWriter::open(d.path(), 0, false).unwrap();
+        let (tx, mut rx) = unbounded_channel();
+        // Each entry is ~100 bytes: a roll every 5 to 10 entries, never by count.
+        let lt = LogThread::spawn_with_size_limit(w, 1_000_000, 1000, tx);
+        let mut evs = Vec::new();
+        for z in 1..=50 {
+            lt.submit(z, create_txn(z).encode());
+            evs.extend(collect(&mut rx, |e| {
+                *e == LogEvent::Synced { last_zxid: z }
+            }));
+        }
+        lt.shutdown();
+        let snaps = evs.iter().filter(|e| **e == LogEvent::SnapshotDue).count();
+        assert!((4..=10).contains(&snaps), "{snaps} size rolls");
+        assert_eq!(read_txns(d.path(), 0).unwrap().len(), 50);
+    }
+
+    #[test]
+    fn failure_is_reported_and_stops_the_thread() {
+        let d = tempfile::tempdir().unwrap();
+        let w = TxnLogWriter::open(d.path(), 0, false).unwrap();
+        let (tx, mut rx) = unbounded_channel();
+        let lt = LogThread::spawn(w, 1000, tx);
+        lt.submit(5, create_txn(5).encode());
+        collect(&mut rx, |e| *e == LogEvent::Synced { last_zxid: 5 });
+        // A zxid that goes backwards is a writer error.
+        lt.submit(4, create_txn(4).encode());
+        let evs = collect(&mut rx, |e| matches!(e, LogEvent::Failed(_)));
+        assert_eq!(evs.len(), 1);
+        lt.submit(6, create_txn(6).encode());
+        lt.shutdown();
+        assert_eq!(read_txns(d.path(), 0).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn shutdown_commits_what_was_queued() {
+        let d = tempfile::tempdir().unwrap();
+        let w = TxnLogWriter::open(d.path(), 0, true).unwrap();
+        let (tx, _rx) = unbounded_channel();
+        let lt = LogThread::spawn(w, 1000, tx);
+        for z in 1..=20 {
+            lt.submit(z, create_txn(z).encode());
+        }
+        lt.shutdown();
+        assert_eq!(read_txns(d.path(), 0).unwrap().len(), 20);
     }
 }

@@ -13,6 +13,7 @@ pub mod group_commit;
 pub mod names;
 pub mod purge;
 pub mod recovery;
+mod snappy;
 pub mod snapshot;
 pub mod stream;
 #[cfg(test)]

@@ -59,3 +59,73 @@ pub fn purge(data_dir: &Path, log_dir: &Path, retain: usize) -> Result<PurgeRepo
     }
     Ok(report)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::super::snapshot::write_snapshot;
+    use super::super::test_support::write_log;
+    use super::*;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir.join("version-2"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn keeps_newest_snapshots_and_the_logs_they_need() {
+        let d = tempfile::tempdir().unwrap();
+        write_log(d.path(), &[&[1, 2], &[3, 4], &[5, 6], &[7, 8], &[9]], 0);
+        for z in [0, 2, 4, 6, 8] {
+            write_snapshot(d.path(), z, &[], None, |w| {
+                w.write_all(&[0, 0, 0, 0, 0, 0, 0, 1, b'/'])
+            })
+            .unwrap();
+        }
+        assert!(matches!(
+            purge(d.path(), d.path(), 2),
+            Err(StorageError::RetainTooSmall(2))
+        ));
+        let r = purge(d.path(), d.path(), 3).unwrap();
+        assert_eq!(r.oldest_kept, Some(4));
+        // snapshot.4 needs log.3 (holds 4); log.1 and the two oldest snapshots go.
+        assert_eq!(
+            names(d.path()),
+            vec![
+                "log.3",
+                "log.5",
+                "log.7",
+                "log.9",
+                "snapshot.4",
+                "snapshot.6",
+                "snapshot.8"
+            ]
+        );
+        assert_eq!(r.deleted_logs.len(), 1);
+        assert_eq!(r.deleted_snapshots.len(), 2);
+        // Idempotent.
+        let r = purge(d.path(), d.path(), 3).unwrap();
+        assert!(r.deleted_logs.is_empty() && r.deleted_snapshots.is_empty());
+    }
+
+    #[test]
+    fn invalid_snapshots_do_not_count() {
+        let d = tempfile::tempdir().unwrap();
+        write_log(d.path(), &[&[1], &[2], &[3], &[4]], 0);
+        for z in [1, 2, 3] {
+            write_snapshot(d.path(), z, &[], None, |w| {
+                w.write_all(&[0, 0, 0, 0, 0, 0, 0, 1, b'/'])
+            })
+            .unwrap();
+        }
+        // A torn newest snapshot must not push a good one out.
+        std::fs::write(d.path().join("version-2/snapshot.4"), b"ZKSN garbage").unwrap();
+        let r = purge(d.path(), d.path(), 3).unwrap();
+        assert_eq!(r.oldest_kept, Some(1));
+        assert!(r.deleted_logs.is_empty() && r.deleted_snapshots.is_empty());
+    }
+}

@@ -114,3 +114,95 @@ pub fn restore<T>(
         replayed,
     })
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::super::snapshot::write_snapshot;
+    use super::super::test_support::write_log;
+    use super::super::tree_stream::{read_tree_stream, write_tree_stream, TreeStream};
+    use super::*;
+    use crate::proto::txn::TxnBody;
+
+    /// The "tree" of these tests: the paths created, in order.
+    fn read_paths(r: &mut dyn Read) -> Result<Vec<String>, String> {
+        let t = read_tree_stream(r).map_err(|e| e.to_string())?;
+        Ok(t.nodes.into_iter().map(|n| n.path).collect())
+    }
+
+    fn apply(paths: &mut Vec<String>, t: &Txn) {
+        if let TxnBody::Create(c) = &t.body {
+            if !paths.contains(&c.path) {
+                paths.push(c.path.clone());
+            }
+        }
+    }
+
+    fn snap(dir: &Path, zxid: i64, paths: &[&str]) -> std::path::PathBuf {
+        let t = TreeStream {
+            acls: vec![],
+            nodes: paths
+                .iter()
+                .map(|p| super::super::tree_stream::SnapNode {
+                    path: p.to_string(),
+                    data: None,
+                    acl: -1,
+                    stat: Default::default(),
+                })
+                .collect(),
+        };
+        write_snapshot(dir, zxid, &[(7, 5000)], Some((zxid, 1)), |w| {
+            write_tree_stream(w, &t)
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn empty_dirs_start_empty() {
+        let d = tempfile::tempdir().unwrap();
+        let r = restore(d.path(), d.path(), read_paths, Vec::new, apply).unwrap();
+        assert_eq!((r.last_zxid, r.snapshot_zxid, r.replayed), (0, 0, 0));
+        assert!(r.tree.is_empty());
+    }
+
+    #[test]
+    fn snapshot_then_log_and_fallback_to_older_snapshot() {
+        let d = tempfile::tempdir().unwrap();
+        write_log(d.path(), &[&[1, 2, 3], &[4, 5, 6]], 0);
+        snap(d.path(), 2, &["", "/n1", "/n2"]);
+        let newest = snap(d.path(), 4, &["", "/n1", "/n2", "/n3", "/n4"]);
+        let r = restore(d.path(), d.path(), read_paths, Vec::new, apply).unwrap();
+        assert_eq!((r.snapshot_zxid, r.last_zxid, r.replayed), (4, 6, 2));
+        assert_eq!(r.tree, vec!["", "/n1", "/n2", "/n3", "/n4", "/n5", "/n6"]);
+        assert_eq!(r.sessions, vec![(7, 5000)]);
+        assert_eq!(r.snapshot_digest, Some((4, 1)));
+        // Corrupt the newest snapshot: restore falls back to snapshot.2 and replays 3..6.
+        let mut b = std::fs::read(&newest).unwrap();
+        b[30] ^= 0xff;
+        std::fs::write(&newest, b).unwrap();
+        let r = restore(d.path(), d.path(), read_paths, Vec::new, apply).unwrap();
+        assert_eq!((r.snapshot_zxid, r.last_zxid, r.replayed), (2, 6, 4));
+        assert_eq!(r.tree, vec!["", "/n1", "/n2", "/n3", "/n4", "/n5", "/n6"]);
+        // No snapshot verifies at all: an error, never a silent empty start.
+        let older = d.path().join("version-2/snapshot.2");
+        let mut b = std::fs::read(&older).unwrap();
+        b[30] ^= 0xff;
+        std::fs::write(&older, b).unwrap();
+        assert!(matches!(
+            restore(d.path(), d.path(), read_paths, Vec::new, apply),
+            Err(StorageError::NoValidSnapshot { .. })
+        ));
+    }
+
+    #[test]
+    fn restores_the_apache_data_dir() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/apache-3.8-datadir");
+        let r = restore(&dir, &dir, read_paths, Vec::new, apply).unwrap();
+        assert_eq!(r.snapshot_zxid, 0x1a);
+        assert_eq!(r.last_zxid, 0x1e);
+        assert_eq!(r.replayed, 4);
+        // The only session was closed by the last txn.
+        assert!(r.sessions.is_empty());
+        assert!(r.tree.iter().any(|p| p == "/z7"));
+    }
+}

@@ -14,6 +14,7 @@ use flate2::read::GzDecoder;
 use super::error::StorageError;
 use super::fsutil::{fsync_dir, version_dir};
 use super::names::{list_sorted, parse_snapshot_name, snapshot_file_name, Compression};
+use super::snappy::{SnappyJavaReader, MAGIC as SNAPPY_MAGIC};
 use super::stream::{
     read_count, read_i32, read_i64, read_string, write_i32, write_i64, write_string, AdlerReader,
     AdlerWriter,
@@ -96,11 +97,19 @@ pub fn write_snapshot(
 }
 
 /// Checks a seal: the checksum of everything before it, then the string "/".
-fn check_seal<R: Read>(r: &mut AdlerReader<R>, path: &Path) -> Result<(), StorageError> {
+pub(crate) fn check_seal<R: Read>(r: &mut AdlerReader<R>, path: &Path) -> Result<(), StorageError> {
     let offset = r.count();
     let computed = r.checksum() as u64;
     let stored = read_i64(r).map_err(|e| corrupt_io(path, offset, "seal", e))?;
-    read_string(r).map_err(|e| corrupt_io(path, offset, "seal marker", e))?;
+    let marker = read_string(r).map_err(|e| corrupt_io(path, offset, "seal marker", e))?;
+    // Apache ignores the marker's content; every writer puts "/" there, so demand it.
+    if marker != "/" {
+        return Err(StorageError::corrupt(
+            path,
+            offset + 8,
+            "seal marker is not \"/\"",
+        ));
+    }
     if stored as u64 != computed {
         return Err(StorageError::ChecksumMismatch {
             file: path.to_path_buf(),
@@ -125,9 +134,7 @@ pub(crate) fn open_stream(path: &Path) -> Result<Box<dyn Read>, StorageError> {
     match comp {
         Compression::None => Ok(Box::new(r)),
         Compression::Gzip => Ok(Box::new(GzDecoder::new(r))),
-        Compression::Snappy => Err(StorageError::UnsupportedCompression {
-            file: path.to_path_buf(),
-        }),
+        Compression::Snappy => Ok(Box::new(SnappyJavaReader::new(r))),
     }
 }
 
@@ -235,7 +242,7 @@ pub fn list_snapshots(data_dir: &Path) -> Result<Vec<(i64, PathBuf)>, StorageErr
 }
 
 /// Apache's cheap validity check (`SnapStream.isValidSnapshot`): an uncompressed snapshot must
-/// end with the seal marker string "/", a gzip one must start with the gzip magic.
+/// end with the seal marker string "/", a compressed one must start with its format's magic.
 pub fn looks_valid(path: &Path) -> bool {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     let Some((_, comp)) = parse_snapshot_name(name) else {
@@ -253,11 +260,150 @@ pub fn looks_valid(path: &Path) -> bool {
         Compression::None => {
             len >= 10 && f.seek(SeekFrom::End(-5)).is_ok() && f.read_exact(&mut tail).is_ok()
         }
-        _ => f.read_exact(&mut head[..2]).is_ok(),
+        Compression::Gzip => f.read_exact(&mut head[..2]).is_ok(),
+        Compression::Snappy => f.read_exact(&mut head).is_ok(),
     };
     ok && match comp {
         Compression::None => tail == [0, 0, 0, 1, b'/'],
         Compression::Gzip => head[..2] == [0x1f, 0x8b],
-        Compression::Snappy => false,
+        Compression::Snappy => &head == SNAPPY_MAGIC,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::super::tree_stream::{read_tree_stream, write_tree_stream, SnapNode, TreeStream};
+    use super::*;
+    use crate::proto::records::StatPersisted;
+
+    pub(crate) fn tree(n: i64) -> TreeStream {
+        let mut nodes = vec![SnapNode {
+            path: "".into(),
+            data: Some(vec![]),
+            acl: -1,
+            stat: StatPersisted::default(),
+        }];
+        for i in 1..=n {
+            nodes.push(SnapNode {
+                path: format!("/n{i}"),
+                data: Some(format!("data{i}").into_bytes()),
+                acl: -1,
+                stat: StatPersisted {
+                    czxid: i,
+                    mzxid: i,
+                    pzxid: i,
+                    ..Default::default()
+                },
+            });
+        }
+        TreeStream {
+            acls: vec![],
+            nodes,
+        }
+    }
+
+    fn write(dir: &Path, zxid: i64, digest: Option<(i64, i64)>) -> PathBuf {
+        let t = tree(zxid);
+        write_snapshot(dir, zxid, &[(0x10, 30000), (0x11, 4000)], digest, |w| {
+            write_tree_stream(w, &t)
+        })
+        .unwrap()
+    }
+
+    fn read(path: &Path) -> Result<SnapshotContents<TreeStream>, StorageError> {
+        read_snapshot(path, |r| read_tree_stream(r).map_err(|e| e.to_string()))
+    }
+
+    #[test]
+    fn round_trip_with_and_without_digest() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write(d.path(), 3, Some((4, 77)));
+        assert_eq!(p.file_name().unwrap(), "snapshot.3");
+        assert!(looks_valid(&p));
+        let c = read(&p).unwrap();
+        assert_eq!(c.zxid, 3);
+        assert_eq!(c.sessions, vec![(0x10, 30000), (0x11, 4000)]);
+        assert_eq!(c.tree, tree(3));
+        assert_eq!(c.digest, Some((4, 77)));
+        assert_eq!(c.last_processed_zxid, Some(3));
+        let p = write(d.path(), 0x1f, None);
+        assert_eq!(p.file_name().unwrap(), "snapshot.1f");
+        let c = read(&p).unwrap();
+        assert_eq!((c.digest, c.last_processed_zxid), (None, None));
+        assert_eq!(
+            list_snapshots(d.path())
+                .unwrap()
+                .iter()
+                .map(|s| s.0)
+                .collect::<Vec<_>>(),
+            vec![0x1f, 3]
+        );
+        // No temp file is left behind.
+        assert_eq!(
+            std::fs::read_dir(d.path().join("version-2"))
+                .unwrap()
+                .count(),
+            2
+        );
+    }
+
+    #[test]
+    fn every_flipped_byte_is_rejected() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write(d.path(), 2, Some((2, 5)));
+        let good = std::fs::read(&p).unwrap();
+        for i in 0..good.len() {
+            let mut bad = good.clone();
+            bad[i] ^= 0x01;
+            std::fs::write(&p, &bad).unwrap();
+            assert!(read(&p).is_err(), "flip at {i} of {} accepted", good.len());
+        }
+    }
+
+    #[test]
+    fn reads_gzip_snapshots() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write(d.path(), 5, Some((5, 1)));
+        let raw = std::fs::read(&p).unwrap();
+        let gz = d.path().join("version-2").join("snapshot.6.gz");
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(&raw).unwrap();
+        std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+        assert!(looks_valid(&gz));
+        let c = read(&gz).unwrap();
+        assert_eq!((c.zxid, c.tree), (6, tree(5)));
+        assert_eq!(list_snapshots(d.path()).unwrap()[0], (6, gz));
+    }
+
+    #[test]
+    fn reads_apache_snappy_snapshot() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/apache-3.8-snappy");
+        let snaps = list_snapshots(&dir).unwrap();
+        assert_eq!(snaps.len(), 1);
+        assert!(looks_valid(&snaps[0].1));
+        let c = read(&snaps[0].1).unwrap();
+        assert_eq!(c.zxid, 9);
+        assert!(c.tree.nodes.iter().any(|n| n.path == "/app/seq-0000000004"));
+        assert!(c.digest.is_some());
+    }
+
+    #[test]
+    fn reads_apache_snapshots() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/apache-3.8-datadir");
+        let snaps = list_snapshots(&dir).unwrap();
+        assert_eq!(
+            snaps.iter().map(|s| s.0).collect::<Vec<_>>(),
+            vec![0x1a, 0x12, 0x9, 0]
+        );
+        for (_, p) in &snaps {
+            let c = read(p).unwrap();
+            assert_eq!(c.tree.nodes[0].path, "");
+            assert!(c.tree.nodes.iter().any(|n| n.path == "/zookeeper/quota"));
+            assert!(c.digest.is_some());
+        }
+        let c = read(&snaps[0].1).unwrap();
+        assert_eq!(c.sessions.len(), 1);
+        assert!(c.tree.nodes.iter().any(|n| n.path == "/app/eph"));
     }
 }

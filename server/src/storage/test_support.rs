@@ -1,4 +1,5 @@
 //! Builders shared by the storage unit tests.
+#![allow(clippy::unwrap_used)]
 
 use bytes::Bytes;
 

@@ -452,7 +452,7 @@ mod tests {
         // Flip a byte inside the second record's payload (its path string).
         let second = bytes.windows(3).position(|w| w == b"/n2").unwrap();
         let f = File::options().write(true).open(&path).unwrap();
-        f.write_all_at(&[b'X'], second as u64 + 1).unwrap();
+        f.write_all_at(b"X", second as u64 + 1).unwrap();
         let e = read_txns(d.path(), 0).unwrap_err();
         assert!(matches!(e, StorageError::ChecksumMismatch { .. }), "{e}");
     }
