@@ -63,9 +63,11 @@ fn set_data_body(path: &str, data: &[u8], version: i32) -> TxnBody {
 
 /// The digest recomputed from scratch, to check the incremental one.
 pub(super) fn full_digest(t: &DataTree) -> i64 {
-    t.nodes.iter().fold(0u64, |acc, (p, n)| {
-        acc.wrapping_add(digest::node_digest(p, n.data.as_deref(), &n.stat))
-    }) as i64
+    let mut sum = 0u64;
+    t.for_each_node(|p, n| {
+        sum = sum.wrapping_add(digest::node_digest(p, n.data.as_deref(), &n.stat));
+    });
+    sum as i64
 }
 
 fn trig(path: &str, event: i32) -> WatchTrigger {
@@ -651,4 +653,42 @@ fn all_children_number_counts_descendants() {
     assert_eq!(t.all_children_number("/a"), Some(2));
     assert_eq!(t.all_children_number("/a/b/c"), Some(0));
     assert_eq!(t.all_children_number("/"), Some(t.node_count() as i32 - 1));
+}
+
+fn rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+/// Memory budget check: 1M znodes of 100 B under 1000 parents. Run with
+/// `cargo test --lib memory_per_node -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn memory_per_node() {
+    let before = rss_kb();
+    let mut t = DataTree::new();
+    let data = [7u8; 100];
+    let mut z = 0;
+    for p in 0..1000 {
+        z += 1;
+        create(&mut t, z, &format!("/p{p:04}"), b"");
+        for c in 0..1000 {
+            z += 1;
+            create(&mut t, z, &format!("/p{p:04}/node-{c:06}"), &data);
+        }
+    }
+    let after = rss_kb();
+    println!(
+        "{} nodes: RSS grew by {} MB ({} bytes/node)",
+        t.node_count(),
+        (after - before) / 1024,
+        (after - before) * 1024 / t.node_count() as u64
+    );
+    assert!(after - before < 360 * 1024);
 }

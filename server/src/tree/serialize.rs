@@ -23,25 +23,18 @@ impl DataTree {
     pub fn serialize(&self, w: &mut dyn Write) -> std::io::Result<()> {
         let mut buf = Vec::with_capacity(FLUSH_AT + 1024);
         write_acls(&self.acls, &mut buf);
-        if let Some(root) = self.nodes.get("/") {
-            write_node(&mut buf, "", root);
-            let mut stack = vec![root.children.iter()];
-            while let Some(top) = stack.last_mut() {
-                let Some(child) = top.next() else {
-                    stack.pop();
-                    continue;
-                };
-                let Some(node) = self.nodes.get(child.full().as_ref()) else {
-                    continue;
-                };
-                write_node(&mut buf, child.full(), node);
-                if buf.len() >= FLUSH_AT {
-                    w.write_all(&buf)?;
-                    buf.clear();
-                }
-                stack.push(node.children.iter());
+        let mut result = Ok(());
+        self.for_each_node(|path, node| {
+            if result.is_err() {
+                return;
             }
-        }
+            write_node(&mut buf, if path == "/" { "" } else { path }, node);
+            if buf.len() >= FLUSH_AT {
+                result = w.write_all(&buf);
+                buf.clear();
+            }
+        });
+        result?;
         buf.put_ustring("/");
         w.write_all(&buf)
     }
@@ -53,6 +46,7 @@ impl DataTree {
     pub fn deserialize(r: &mut dyn Read, max_len: usize) -> Result<DataTree, TreeError> {
         let mut s = Stream { r, max_len };
         let mut t = DataTree::empty();
+        let mut have_root = false;
         let entries = s.i32()?;
         for _ in 0..entries.max(0) {
             let index = s.i64()?;
@@ -81,32 +75,33 @@ impl DataTree {
                 return Err(TreeError::UnknownAclIndex { path, index: acl });
             }
             t.acls.add_usage(acl);
-            let key: Arc<str> = if path.is_empty() {
-                Arc::from("/")
-            } else {
-                let parent = match path.rfind('/') {
-                    Some(0) => "/",
-                    Some(i) => &path[..i],
-                    None => "",
-                };
-                if !t.nodes.contains_key(parent) {
-                    return Err(TreeError::MissingParent {
-                        parent: parent.to_string(),
-                        path,
-                    });
+            let data = data.map(Arc::<[u8]>::from);
+            let node = Node::new(data, acl, stat);
+            if path.is_empty() {
+                if have_root {
+                    return Err(TreeError::DuplicatePath(path));
                 }
-                Arc::from(path.as_str())
+                have_root = true;
+                t.insert_root(node);
+                continue;
+            }
+            let parent = match path.rfind('/') {
+                Some(0) if have_root => "/",
+                Some(i) if i > 0 => &path[..i],
+                _ => "",
             };
-            if t.nodes.contains_key(key.as_ref()) {
+            if parent.is_empty() || t.node(parent).is_none() {
+                return Err(TreeError::MissingParent {
+                    parent: parent.to_string(),
+                    path,
+                });
+            }
+            if t.node(&path).is_some() {
                 return Err(TreeError::DuplicatePath(path));
             }
-            let data = data.map(Arc::<[u8]>::from);
-            t.insert_loaded(key.clone(), Node::new(data, acl, stat));
-            if key.as_ref() != "/" {
-                t.link_child(&key);
-            }
+            t.insert_child(&path, node);
         }
-        if !t.nodes.contains_key("/") {
+        if !have_root {
             return Err(TreeError::NoRoot);
         }
         t.setup_quota();
@@ -118,27 +113,26 @@ impl DataTree {
     /// Apache's `setupQuota` does after loading.
     fn setup_quota(&mut self) {
         let suffix = format!("/{LIMIT_NODE}");
-        let lo = format!("{QUOTA_ROOT}/");
-        let hi = format!("{QUOTA_ROOT}0");
-        let range = (
-            std::ops::Bound::Included(lo.as_str()),
-            std::ops::Bound::Excluded(hi.as_str()),
-        );
-        let prefixes: Vec<String> = self
-            .nodes
-            .range::<_, str>(range)
-            .filter(|(p, n)| p.ends_with(&suffix) && n.children.is_empty())
-            .filter_map(|(p, _)| {
-                let end = p.find(&suffix)?;
-                let real = &p[QUOTA_ROOT.len()..end];
-                if real.is_empty() {
-                    tracing::warn!(path = %p, "ignoring quota limit node with empty namespace");
-                    None
-                } else {
-                    Some(real.to_string())
+        let Some(quota_root) = self.node(QUOTA_ROOT) else {
+            return;
+        };
+        let mut prefixes = Vec::new();
+        let mut stack = vec![(QUOTA_ROOT.to_string(), quota_root)];
+        while let Some((path, node)) = stack.pop() {
+            if node.children.is_empty() {
+                if let Some(end) = path.find(&suffix) {
+                    let real = &path[QUOTA_ROOT.len()..end];
+                    if real.is_empty() {
+                        tracing::warn!(%path, "ignoring quota limit node with empty namespace");
+                    } else {
+                        prefixes.push(real.to_string());
+                    }
                 }
-            })
-            .collect();
+            }
+            for (name, child) in node.children.iter() {
+                stack.push((format!("{path}/{name}"), child));
+            }
+        }
         for prefix in prefixes {
             self.update_quota_for_path(&prefix);
             self.quota_paths.insert(Arc::from(prefix.as_str()));
@@ -321,7 +315,10 @@ mod tests {
         assert_eq!(back.digest(), full_digest(&back));
         assert_eq!(back.node_count(), t.node_count());
         assert_eq!(back.approximate_data_size(), t.approximate_data_size());
-        for (path, _) in t.nodes.iter() {
+        let mut paths = Vec::new();
+        t.for_each_node(|p, _| paths.push(p.to_string()));
+        assert_eq!(paths.len(), t.node_count());
+        for path in &paths {
             assert_eq!(back.stat(path), t.stat(path), "{path}");
             assert_eq!(back.get_data(path), t.get_data(path), "{path}");
             assert_eq!(back.get_acl(path), t.get_acl(path), "{path}");
