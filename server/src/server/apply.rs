@@ -35,8 +35,11 @@ impl Core {
                     conn,
                     timeout,
                     send_read_only,
+                    at,
                 } => {
                     self.send_connect_response(conn, session, timeout, send_read_only);
+                    self.note_op(conn, op::CREATE_SESSION, 0, zxid);
+                    self.record_latency(conn, at);
                 }
                 Origin::Client {
                     conn,

@@ -63,6 +63,7 @@ pub(super) enum Origin {
         conn: ConnId,
         timeout: i32,
         send_read_only: bool,
+        at: Instant,
     },
     /// Server-initiated (session expiry, container reaper).
     Server,

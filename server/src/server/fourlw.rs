@@ -71,7 +71,8 @@ impl Core {
             num_alive_connections: self.conns.len() as u64,
             outstanding_requests: self.inflight.len() as u64,
             zxid: self.tree.last_processed_zxid(),
-            node_count: self.tree.node_count() as u64,
+            // Apache counts the root twice (as "/" and as its "" alias).
+            node_count: self.tree.node_count() as u64 + 1,
             watch_count: self.watches.count() as u64,
             ephemerals_count: self.tree.ephemeral_count() as u64,
             approximate_data_size: self.tree.approximate_data_size(),

@@ -35,6 +35,9 @@ impl Core {
         out: mpsc::UnboundedSender<ToConn>,
     ) {
         let send_read_only = read_only.is_some();
+        self.stats.packets_received += 1;
+        let mut stats = ConnStats::new(wall_ms());
+        stats.packets_received = 1;
         self.conns.insert(
             conn,
             Conn {
@@ -42,7 +45,7 @@ impl Core {
                 session: 0,
                 auth: AuthInfo::for_address(remote.ip()),
                 remote,
-                stats: ConnStats::new(wall_ms()),
+                stats,
             },
         );
         let last = self.tree.last_processed_zxid();
@@ -73,6 +76,7 @@ impl Core {
                     conn,
                     timeout,
                     send_read_only,
+                    at: Instant::now(),
                 },
                 id,
             );

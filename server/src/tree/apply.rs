@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::node::{ChildName, Node};
+use super::node::Node;
 use super::path::{java_len, name_of, parent_of};
 use super::quota::{self, StatsTrack, LIMIT_NODE, QUOTA_ROOT, STAT_NODE};
 use super::{DataTree, TxnResult, WatchTrigger};
@@ -170,7 +170,7 @@ impl DataTree {
     ) -> Result<Stat, ErrorCode> {
         let path = new.path;
         let parent_path = parent_of(path);
-        if !path.starts_with('/') || path == "/" || !self.nodes.contains_key(parent_path) {
+        if !path.starts_with('/') || path == "/" || self.node(parent_path).is_none() {
             return Err(if path == "/" {
                 ErrorCode::NodeExists
             } else {
@@ -178,7 +178,7 @@ impl DataTree {
             });
         }
         let acl = self.acls.convert(new.acl);
-        if self.nodes.contains_key(path) {
+        if self.node(path).is_some() {
             // Apache re-points an existing node at the txn's ACL so that a node restored
             // from a fuzzy snapshot never refers to an ACL missing from the table. We also
             // release the old index, which Apache leaks.
@@ -187,7 +187,6 @@ impl DataTree {
             }
             return Err(ErrorCode::NodeExists);
         }
-        let key: Arc<str> = Arc::from(path);
         let parent_cversion = new.parent_cversion;
         self.modify(parent_path, |p| {
             let cv = if parent_cversion == -1 {
@@ -201,7 +200,6 @@ impl DataTree {
                 p.stat.cversion = cv;
                 p.stat.pzxid = zxid;
             }
-            p.children.insert(ChildName::new(key.clone()));
         });
         let stat = StatPersisted {
             czxid: zxid,
@@ -218,7 +216,7 @@ impl DataTree {
         let data_len = data.as_deref().map_or(0, <[u8]>::len) as i64;
         let node = Node::new(data, acl, stat);
         let client = node.client_stat();
-        self.insert_loaded(key, node);
+        self.insert_child(path, node);
 
         if parent_path.starts_with(QUOTA_ROOT) {
             let child = name_of(path);
@@ -252,33 +250,38 @@ impl DataTree {
         let child = name_of(path);
         // The parent is updated first, even if the child is already gone (a delete
         // replayed over a fuzzy snapshot still records its zxid in the parent's pzxid).
-        self.modify(parent_path, |p| {
-            p.children.remove(child);
-            if zxid > p.stat.pzxid {
-                p.stat.pzxid = zxid;
-            }
-        })
-        .ok_or(ErrorCode::NoNode)?;
-        let (key, node) = self.nodes.remove_with_key(path).ok_or(ErrorCode::NoNode)?;
+        let removed = self
+            .modify(parent_path, |p| {
+                let removed = p.children.remove(child);
+                if zxid > p.stat.pzxid {
+                    p.stat.pzxid = zxid;
+                }
+                removed
+            })
+            .ok_or(ErrorCode::NoNode)?;
+        let node = removed.ok_or(ErrorCode::NoNode)?;
+        // Like Apache, only the node itself is accounted for: a node is only deleted
+        // without children, which the pipeline guarantees.
         self.digest =
             self.digest
                 .wrapping_sub(digest::node_digest(path, node.data.as_deref(), &node.stat));
         self.data_size = self
             .data_size
             .saturating_sub(java_len(path) + node.data_len() as u64);
+        self.node_count = self.node_count.saturating_sub(1);
         self.acls.remove_usage(node.acl);
         match EphemeralKind::of(node.stat.ephemeral_owner) {
             EphemeralKind::Void => {}
             EphemeralKind::Container => {
-                self.containers.remove(&key);
+                self.containers.remove(path);
             }
             EphemeralKind::Ttl(_) => {
-                self.ttls.remove(&key);
+                self.ttls.remove(path);
             }
             EphemeralKind::Normal(session) => {
                 let now_empty = match self.ephemerals.get_mut(&session) {
                     Some(set) => {
-                        set.remove(&key);
+                        set.remove(path);
                         set.is_empty()
                     }
                     None => false,
@@ -413,7 +416,7 @@ impl DataTree {
     /// The stats node's stat is left alone, as in Apache.
     fn update_quota_stat(&mut self, prefix: &str, bytes_diff: i64, count_diff: i64) {
         let stat_path = quota::stat_path(prefix);
-        let Some(node) = self.nodes.get(stat_path.as_str()) else {
+        let Some(node) = self.node(&stat_path) else {
             tracing::error!(%stat_path, "missing quota stats node");
             return;
         };
@@ -428,7 +431,7 @@ impl DataTree {
     pub(crate) fn update_quota_for_path(&mut self, prefix: &str) {
         let (count, bytes) = self.subtree_usage(prefix);
         let stat_path = quota::stat_path(prefix);
-        if !self.nodes.contains_key(stat_path.as_str()) {
+        if self.node(&stat_path).is_none() {
             tracing::warn!(%stat_path, "missing quota stats node");
             return;
         }
@@ -440,20 +443,7 @@ impl DataTree {
 
     /// Node count and data bytes of the subtree at `path`, itself included.
     fn subtree_usage(&self, path: &str) -> (i64, i64) {
-        let Some(top) = self.nodes.get(path) else {
-            return (0, 0);
-        };
-        let lo = format!("{path}/");
-        let hi = format!("{path}0");
-        let range = (
-            std::ops::Bound::Included(lo.as_str()),
-            std::ops::Bound::Excluded(hi.as_str()),
-        );
-        self.nodes
-            .range::<_, str>(range)
-            .fold((1, top.data_len() as i64), |(c, b), (_, n)| {
-                (c + 1, b + n.data_len() as i64)
-            })
+        self.node(path).map_or((0, 0), super::subtree_usage)
     }
 
     /// Replaces a node's data without touching its stat (quota bookkeeping).
@@ -475,7 +465,7 @@ impl DataTree {
         let Some(prefix) = self.max_prefix_with_quota(path) else {
             return false;
         };
-        let Some(limit_node) = self.nodes.get(quota::limit_path(&prefix).as_str()) else {
+        let Some(limit_node) = self.node(&quota::limit_path(&prefix)) else {
             tracing::error!(%prefix, "missing quota limits node");
             return false;
         };
@@ -487,7 +477,7 @@ impl DataTree {
         if !check_count && !check_bytes {
             return false;
         }
-        let Some(stat_node) = self.nodes.get(quota::stat_path(&prefix).as_str()) else {
+        let Some(stat_node) = self.node(&quota::stat_path(&prefix)) else {
             tracing::error!(%prefix, "missing quota stats node");
             return false;
         };

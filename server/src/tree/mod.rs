@@ -2,10 +2,14 @@
 //! ephemeral/container/TTL bookkeeping, quotas, the tree digest and the snapshot node
 //! stream.
 //!
-//! Every collection is a persistent map (`imbl`), so [`DataTree::clone`] is O(1): a
-//! snapshot clones the tree and serializes the clone on another thread while the server
-//! keeps applying txns to the original. Paths are interned once as `Arc<str>` and shared
-//! by the node map, the parent's child set and the ephemeral/container/TTL sets.
+//! The tree is a persistent structure: nodes are `Arc`s that own their children in
+//! persistent maps (`imbl`), and every other collection is persistent too, so
+//! [`DataTree::clone`] is O(1). A snapshot clones the tree and serializes the clone on
+//! another thread while the server keeps applying txns to the original; a change then
+//! copies only the nodes on the path from the root to the changed node. There is no
+//! global path map: a lookup walks the path's components (as deep as the path, each a
+//! B-tree search), which keeps a znode with 100 bytes of data at about 340 bytes of
+//! memory (1M such znodes: ~325 MB; see the ignored `memory_per_node` test).
 //!
 //! The tree performs no validation of requests: the pipeline checks versions, ACLs and
 //! existence before it builds a txn, and [`DataTree::apply`] replays txns exactly as
@@ -34,7 +38,7 @@ use crate::proto::records::{Acl, Stat, StatPersisted};
 use crate::proto::ErrorCode;
 
 use acl_cache::{AclCache, OPEN_UNSAFE_ACL_ID};
-use node::{ChildName, Node};
+use node::Node;
 
 pub use digest::DIGEST_VERSION;
 pub use error::TreeError;
@@ -89,8 +93,8 @@ impl TxnResult {
 /// The znode tree. Cheap to clone (see the module docs).
 #[derive(Clone, Debug)]
 pub struct DataTree {
-    /// Full path ("/" for the root) → node.
-    nodes: OrdMap<Arc<str>, Arc<Node>>,
+    root: Arc<Node>,
+    node_count: usize,
     acls: AclCache,
     /// Session → paths of its ephemeral nodes; sessions without any are removed.
     ephemerals: OrdMap<i64, OrdSet<Arc<str>>>,
@@ -118,16 +122,16 @@ impl DataTree {
     pub fn new() -> DataTree {
         let mut t = DataTree::empty();
         let empty: Arc<[u8]> = Arc::from(&[][..]);
-        for path in ["/", ZOOKEEPER_NODE, QUOTA_ROOT, CONFIG_NODE] {
-            let node = Node::new(
+        let fresh = || {
+            Node::new(
                 Some(empty.clone()),
                 OPEN_UNSAFE_ACL_ID,
                 StatPersisted::default(),
-            );
-            t.insert_loaded(Arc::from(path), node);
-        }
+            )
+        };
+        t.insert_root(fresh());
         for path in [ZOOKEEPER_NODE, QUOTA_ROOT, CONFIG_NODE] {
-            t.link_child(path);
+            t.insert_child(path, fresh());
         }
         let read = t.acls.convert(&Acl::read_unsafe());
         t.modify(CONFIG_NODE, |n| {
@@ -139,7 +143,12 @@ impl DataTree {
 
     fn empty() -> DataTree {
         DataTree {
-            nodes: OrdMap::new(),
+            root: Arc::new(Node::new(
+                None,
+                OPEN_UNSAFE_ACL_ID,
+                StatPersisted::default(),
+            )),
+            node_count: 0,
             acls: AclCache::new(),
             ephemerals: OrdMap::new(),
             containers: OrdSet::new(),
@@ -162,14 +171,13 @@ impl DataTree {
     /// Number of znodes, the root included. Apache's `getNodeCount` (mntr's
     /// `zk_znode_count`) is one more, because it also counts the root's "" alias.
     pub fn node_count(&self) -> usize {
-        self.nodes.len()
+        self.node_count
     }
 
     /// Apache's `approximateDataSize`: path length plus data length over all map
     /// entries, where the root appears twice (as "" and "/").
     pub fn approximate_data_size(&self) -> u64 {
-        let root_data = self.nodes.get("/").map_or(0, |n| n.data_len() as u64);
-        self.data_size + root_data
+        self.data_size + self.root.data_len() as u64
     }
 
     /// The ACL table size (Apache's `aclCacheSize`).
@@ -178,7 +186,7 @@ impl DataTree {
     }
 
     pub fn meta(&self, path: &str) -> Option<NodeMeta> {
-        let n = self.nodes.get(path)?;
+        let n = self.node(path)?;
         Some(NodeMeta {
             stat: n.stat.clone(),
             num_children: n.children.len() as i32,
@@ -188,41 +196,34 @@ impl DataTree {
     }
 
     pub fn stat(&self, path: &str) -> Option<Stat> {
-        self.nodes.get(path).map(|n| n.client_stat())
+        self.node(path).map(|n| n.client_stat())
     }
 
     pub fn get_data(&self, path: &str) -> Option<(Option<Bytes>, Stat)> {
-        let n = self.nodes.get(path)?;
+        let n = self.node(path)?;
         Some((n.data_bytes(), n.client_stat()))
     }
 
     /// Child names in byte order (Apache returns them in hash order; clients must not
     /// rely on any order).
     pub fn get_children(&self, path: &str) -> Option<(Vec<String>, Stat)> {
-        let n = self.nodes.get(path)?;
-        let names = n.children.iter().map(|c| c.name().to_string()).collect();
+        let n = self.node(path)?;
+        let names = n.children.keys().map(|c| c.to_string()).collect();
         Some((names, n.client_stat()))
     }
 
     pub fn get_acl(&self, path: &str) -> Option<(Vec<Acl>, Stat)> {
-        let n = self.nodes.get(path)?;
+        let n = self.node(path)?;
         Some((self.acl_of(n).as_ref().clone(), n.client_stat()))
     }
 
     /// All descendants of `path`, recursively (Apache's `getAllChildrenNumber`).
     pub fn all_children_number(&self, path: &str) -> Option<i32> {
-        self.nodes.get(path)?;
         if path == "/" {
-            return Some(self.nodes.len() as i32 - 1);
+            return Some(self.node_count as i32 - 1);
         }
-        // Descendants are exactly the keys in ["<path>/", "<path>0"): '0' follows '/'.
-        let lo = format!("{path}/");
-        let hi = format!("{path}0");
-        let range = (
-            std::ops::Bound::Included(lo.as_str()),
-            std::ops::Bound::Excluded(hi.as_str()),
-        );
-        Some(self.nodes.range::<_, str>(range).count() as i32)
+        let (count, _) = subtree_usage(self.node(path)?);
+        Some(count as i32 - 1)
     }
 
     /// Full paths of the session's ephemeral nodes, sorted.
@@ -248,8 +249,7 @@ impl DataTree {
         self.containers
             .iter()
             .filter(|p| {
-                self.nodes
-                    .get(p.as_ref())
+                self.node(p)
                     .is_some_and(|n| n.stat.cversion > 0 && n.children.is_empty())
             })
             .map(|p| p.to_string())
@@ -261,7 +261,7 @@ impl DataTree {
         self.ttls
             .iter()
             .filter(|p| {
-                self.nodes.get(p.as_ref()).is_some_and(|n| {
+                self.node(p).is_some_and(|n| {
                     n.children.is_empty()
                         && match EphemeralKind::of(n.stat.ephemeral_owner) {
                             EphemeralKind::Ttl(ttl) => {
@@ -287,55 +287,118 @@ impl DataTree {
         self.acls.get(n.acl).unwrap_or_default()
     }
 
-    /// Inserts a node into the map and the bookkeeping sets, without touching its parent.
-    fn insert_loaded(&mut self, path: Arc<str>, node: Node) {
-        self.digest =
-            self.digest
-                .wrapping_add(digest::node_digest(&path, node.data.as_deref(), &node.stat));
-        self.data_size += path::java_len(&path) + node.data_len() as u64;
-        match EphemeralKind::of(node.stat.ephemeral_owner) {
-            EphemeralKind::Void => {}
-            EphemeralKind::Container => {
-                self.containers.insert(path.clone());
-            }
-            EphemeralKind::Ttl(_) => {
-                self.ttls.insert(path.clone());
-            }
-            EphemeralKind::Normal(session) => {
-                self.ephemerals
-                    .entry(session)
-                    .or_default()
-                    .insert(path.clone());
-            }
+    /// The node at `path`, walking from the root.
+    fn node(&self, path: &str) -> Option<&Node> {
+        let mut cur: &Node = &self.root;
+        if path == "/" {
+            return Some(cur);
         }
-        self.nodes.insert(path, Arc::new(node));
+        for name in path.strip_prefix('/')?.split('/') {
+            cur = cur.children.get(name)?;
+        }
+        Some(cur)
     }
 
-    /// Adds `path` to its parent's child set; false when the parent is missing.
-    fn link_child(&mut self, path: &str) -> bool {
-        let Some(key) = self.nodes.get_key_value(path).map(|(k, _)| k.clone()) else {
-            return false;
-        };
+    /// The node at `path` for changing; shared nodes on the way are copied first.
+    fn node_mut(&mut self, path: &str) -> Option<&mut Node> {
+        let mut cur: &mut Node = Arc::make_mut(&mut self.root);
+        if path == "/" {
+            return Some(cur);
+        }
+        for name in path.strip_prefix('/')?.split('/') {
+            cur = Arc::make_mut(cur.children.get_mut(name)?);
+        }
+        Some(cur)
+    }
+
+    fn insert_root(&mut self, node: Node) {
+        self.account_added("/", &node);
+        self.root = Arc::new(node);
+    }
+
+    /// Hangs `node` under its parent (which must exist) and updates the digest, the
+    /// counters and the ephemeral/container/TTL sets. Does not touch the parent's stat.
+    fn insert_child(&mut self, path: &str, node: Node) -> bool {
+        let name = path::name_of(path);
         let parent = parent_of(path);
-        match self.nodes.get_mut(parent) {
+        if self.node(parent).is_none() || path == "/" {
+            return false;
+        }
+        self.account_added(path, &node);
+        match self.node_mut(parent) {
             Some(p) => {
-                Arc::make_mut(p).children.insert(ChildName::new(key));
+                p.children.insert(name.into(), Arc::new(node));
                 true
             }
             None => false,
         }
     }
 
+    fn account_added(&mut self, path: &str, node: &Node) {
+        self.digest =
+            self.digest
+                .wrapping_add(digest::node_digest(path, node.data.as_deref(), &node.stat));
+        self.data_size += path::java_len(path) + node.data_len() as u64;
+        self.node_count += 1;
+        match EphemeralKind::of(node.stat.ephemeral_owner) {
+            EphemeralKind::Void => {}
+            EphemeralKind::Container => {
+                self.containers.insert(Arc::from(path));
+            }
+            EphemeralKind::Ttl(_) => {
+                self.ttls.insert(Arc::from(path));
+            }
+            EphemeralKind::Normal(session) => {
+                self.ephemerals
+                    .entry(session)
+                    .or_default()
+                    .insert(Arc::from(path));
+            }
+        }
+    }
+
     /// Changes a node in place, keeping the digest in step. Returns None when absent.
     fn modify<R>(&mut self, path: &str, f: impl FnOnce(&mut Node) -> R) -> Option<R> {
-        let entry = self.nodes.get_mut(path)?;
-        let node = Arc::make_mut(entry);
+        let node = self.node_mut(path)?;
         let before = digest::node_digest(path, node.data.as_deref(), &node.stat);
         let r = f(node);
         let after = digest::node_digest(path, node.data.as_deref(), &node.stat);
         self.digest = self.digest.wrapping_sub(before).wrapping_add(after);
         Some(r)
     }
+
+    /// Visits every node with its full path, parents before children, children in name
+    /// order. The root is visited as "/".
+    fn for_each_node(&self, mut f: impl FnMut(&str, &Node)) {
+        f("/", &self.root);
+        let mut path = String::new();
+        let mut stack = vec![(self.root.children.iter(), 0usize)];
+        while let Some((iter, base)) = stack.last_mut() {
+            let base = *base;
+            let Some((name, child)) = iter.next() else {
+                stack.pop();
+                continue;
+            };
+            path.truncate(base);
+            path.push('/');
+            path.push_str(name);
+            f(&path, child);
+            stack.push((child.children.iter(), path.len()));
+        }
+    }
+}
+
+/// Node count and data bytes of the subtree at `top`, itself included.
+fn subtree_usage(top: &Node) -> (i64, i64) {
+    let mut count = 0;
+    let mut bytes = 0;
+    let mut stack = vec![top];
+    while let Some(n) = stack.pop() {
+        count += 1;
+        bytes += n.data_len() as i64;
+        stack.extend(n.children.values().map(|c| c.as_ref()));
+    }
+    (count, bytes)
 }
 
 #[cfg(test)]
@@ -361,7 +424,8 @@ mod tests {
         assert_eq!(t.get_acl("/").map(|a| a.0), Some(Acl::open_unsafe()));
         let (data, stat) = t.get_data("/").expect("root");
         assert_eq!(data.as_deref(), Some(&b""[..]));
-        assert_eq!(stat, Stat::default());
+        // Apache reports the fresh root's cversion as 2*0 - 1 child = -1
+        assert_eq!((stat.cversion, stat.num_children, stat.czxid), (-1, 1, 0));
         assert_eq!(t.all_children_number("/"), Some(3));
         assert_eq!(t.all_children_number("/zookeeper"), Some(2));
         assert_eq!(t.all_children_number("/nope"), None);

@@ -1,65 +1,17 @@
 //! One znode as stored in the tree, and the views of it handed out.
 
-use std::borrow::Borrow;
-use std::cmp::Ordering;
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use imbl::OrdSet;
+use compact_str::CompactString;
+use imbl::OrdMap;
 
 use crate::proto::codes::EphemeralKind;
 use crate::proto::records::{Acl, Stat, StatPersisted};
 
-/// A child's name, sharing the allocation of its full path (the tree's map key), so
-/// a child costs its parent one set entry and no extra string.
-#[derive(Clone, Debug)]
-pub(crate) struct ChildName {
-    full: Arc<str>,
-    start: u32,
-}
-
-impl ChildName {
-    pub fn new(full: Arc<str>) -> ChildName {
-        let start = full.rfind('/').map_or(0, |i| i + 1) as u32;
-        ChildName { full, start }
-    }
-    pub fn name(&self) -> &str {
-        &self.full[self.start as usize..]
-    }
-    pub fn full(&self) -> &Arc<str> {
-        &self.full
-    }
-}
-
-impl Borrow<str> for ChildName {
-    fn borrow(&self) -> &str {
-        self.name()
-    }
-}
-impl PartialEq for ChildName {
-    fn eq(&self, other: &Self) -> bool {
-        self.name() == other.name()
-    }
-}
-impl Eq for ChildName {}
-impl PartialOrd for ChildName {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for ChildName {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.name().cmp(other.name())
-    }
-}
-impl Hash for ChildName {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.name().hash(state)
-    }
-}
-
-/// A znode. Data is an `Arc<[u8]>` (16 bytes, one allocation) rather than `Bytes`, to
+/// A znode. The tree is made of these: each node owns its children by name, so there
+/// is no global path map and no full-path string per node (paths are rebuilt while
+/// walking). Data is an `Arc<[u8]>` (16 bytes, one allocation) rather than `Bytes`, to
 /// keep per-node memory small; readers get a zero-copy `Bytes` over it.
 #[derive(Clone, Debug)]
 pub(crate) struct Node {
@@ -67,7 +19,9 @@ pub(crate) struct Node {
     /// Index into the ACL cache.
     pub acl: i64,
     pub data: Option<Arc<[u8]>>,
-    pub children: OrdSet<ChildName>,
+    /// Child name → child, in name order. Names up to 24 bytes are stored inline in
+    /// the map entry, with no allocation of their own.
+    pub children: OrdMap<CompactString, Arc<Node>>,
 }
 
 impl Node {
@@ -76,7 +30,7 @@ impl Node {
             stat,
             acl,
             data,
-            children: OrdSet::new(),
+            children: OrdMap::new(),
         }
     }
 
@@ -125,18 +79,6 @@ mod tests {
     use crate::proto::codes::CONTAINER_EPHEMERAL_OWNER;
 
     #[test]
-    fn child_names_compare_by_name_only() {
-        let a = ChildName::new(Arc::from("/x/b"));
-        let b = ChildName::new(Arc::from("/y/b"));
-        assert_eq!(a, b);
-        assert_eq!(a.name(), "b");
-        assert_eq!(ChildName::new(Arc::from("/zookeeper")).name(), "zookeeper");
-        let mut set = OrdSet::new();
-        set.insert(a);
-        assert!(set.contains("b"));
-    }
-
-    #[test]
     fn client_stat_derives_cversion_and_hides_markers() {
         let mut n = Node::new(
             Some(Arc::from(&b"abc"[..])),
@@ -147,7 +89,10 @@ mod tests {
                 ..Default::default()
             },
         );
-        n.children.insert(ChildName::new(Arc::from("/c")));
+        n.children.insert(
+            CompactString::from("c"),
+            Arc::new(Node::new(None, -1, StatPersisted::default())),
+        );
         let s = n.client_stat();
         assert_eq!(s.cversion, 5);
         assert_eq!(s.num_children, 1);
