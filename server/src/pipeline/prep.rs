@@ -53,12 +53,16 @@ fn reader(body: Bytes, ctx: &PrepContext) -> JuteReader {
     JuteReader::with_max_len(body, 2 * ctx.max_buffer)
 }
 
-/// Apache's checkAndIncVersion: −1 matches anything; versions wrap at 2^31.
+/// Apache's checkAndIncVersion: −1 matches anything; versions wrap at 2^31 and skip −1,
+/// which a client could not ask for (ZOOKEEPER-4743).
 fn check_version(current: i32, expected: i32) -> Result<i32, ErrorCode> {
     if expected != -1 && expected != current {
         return Err(ErrorCode::BadVersion);
     }
-    Ok(current.wrapping_add(1))
+    Ok(match current.wrapping_add(1) {
+        -1 => 0,
+        v => v,
+    })
 }
 
 fn record(ov: &Overlay, path: &str) -> Result<NodeMeta, ErrorCode> {
@@ -354,7 +358,23 @@ pub fn prep_write(
             // Reads (or anything else) cannot be mixed into a write multi.
             return Err(ErrorCode::BadArguments);
         }
-        let req = decode_write(h.op, &mut r)?;
+        let req = match decode_write(h.op, &mut r)? {
+            // Apache rebuilds multi ops from their records: a create's opcode follows its
+            // mode, so create2 becomes create (and its result carries no stat).
+            WriteReq::Create(k, c) if k != op::CREATE_TTL => {
+                let k = if c.flags == 4 {
+                    op::CREATE_CONTAINER
+                } else {
+                    op::CREATE
+                };
+                WriteReq::Create(k, c)
+            }
+            other => other,
+        };
+        let sub_kind = match &req {
+            WriteReq::Create(k, _) => *k,
+            _ => h.op,
+        };
         if failed.is_some() {
             // Apache does not prep ops after the first failure.
             subs.push((
@@ -366,7 +386,7 @@ pub fn prep_write(
             continue;
         }
         match prep_decoded(req, ctx, ov) {
-            Ok(b) => subs.push((h.op, b)),
+            Ok(b) => subs.push((sub_kind, b)),
             Err(e) => {
                 failed = Some(e);
                 subs.push((op::ERROR, TxnBody::Error(ErrorTxn { err: e.code() })));

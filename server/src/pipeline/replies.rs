@@ -5,7 +5,7 @@ use bytes::BufMut;
 use crate::proto::codes::op;
 use crate::proto::jute::Jute;
 use crate::proto::records::{
-    Create2Response, CreateResponse, ErrorResponse, MultiHeader, Stat, StatResponse,
+    Create2Response, CreateResponse, ErrorResponse, MultiHeader, StatResponse,
 };
 use crate::proto::ErrorCode;
 use crate::tree::TxnResult;
@@ -22,7 +22,7 @@ pub fn write_reply(kind: i32, res: &TxnResult) -> Result<Vec<u8>, ErrorCode> {
 }
 
 fn single(kind: i32, res: &TxnResult) -> Vec<u8> {
-    let stat = || res.stat.clone().unwrap_or_else(Stat::default);
+    let stat = || res.stat.clone().unwrap_or_default();
     match kind {
         op::CREATE => CreateResponse {
             path: res.path.clone(),
@@ -62,8 +62,13 @@ fn multi_reply(res: &TxnResult) -> Vec<u8> {
             .write_to(&mut out);
             ErrorResponse { err }.write_to(&mut out);
         } else {
+            // A create result that carries a stat is typed create2 (Apache's CreateResult).
+            let header_op = match sub.kind {
+                op::CREATE_CONTAINER | op::CREATE_TTL => op::CREATE2,
+                k => k,
+            };
             MultiHeader {
-                op: sub.kind,
+                op: header_op,
                 done: false,
                 err: 0,
             }

@@ -132,11 +132,11 @@ impl Core {
                 .map(|s| (s, self.tree.ephemerals_of(s)))
                 .collect();
         }
-        if matches!(cmd, FourLetterWord::Wchc) {
-            info.watches_by_session = self.watches.by_session().into_iter().collect();
+        if matches!(cmd, FourLetterWord::Wchc | FourLetterWord::Wchs) {
+            info.watches_by_session = self.watches.data_by_session().into_iter().collect();
         }
-        if matches!(cmd, FourLetterWord::Wchp) {
-            info.watches_by_path = self.watches.by_path().into_iter().collect();
+        if matches!(cmd, FourLetterWord::Wchp | FourLetterWord::Wchs) {
+            info.watches_by_path = self.watches.data_by_path().into_iter().collect();
         }
         if matches!(
             cmd,

@@ -286,10 +286,25 @@ impl WatchManager {
         paths.len()
     }
 
-    /// Paths watched per session (`wchc`), sorted.
+    /// Paths with a data (or exists) watch, per session, sorted: what Apache's `wchc`
+    /// lists (it reports the data-watch table only).
+    pub fn data_by_session(&self) -> BTreeMap<i64, Vec<String>> {
+        Self::sessions_of(&[&self.data])
+    }
+
+    /// Sessions with a data (or exists) watch, per path, sorted (`wchp`, `wchs`).
+    pub fn data_by_path(&self) -> BTreeMap<String, Vec<i64>> {
+        Self::paths_of(&[&self.data])
+    }
+
+    /// Paths watched per session in both tables, sorted.
     pub fn by_session(&self) -> BTreeMap<i64, Vec<String>> {
+        Self::sessions_of(&[&self.data, &self.child])
+    }
+
+    fn sessions_of(tables: &[&Table]) -> BTreeMap<i64, Vec<String>> {
         let mut m: BTreeMap<i64, Vec<String>> = BTreeMap::new();
-        for t in [&self.data, &self.child] {
+        for t in tables {
             for (s, paths) in &t.by_session {
                 m.entry(*s).or_default().extend(paths.iter().cloned());
             }
@@ -301,10 +316,14 @@ impl WatchManager {
         m
     }
 
-    /// Sessions watching each path (`wchp`), sorted.
+    /// Sessions watching each path in both tables, sorted.
     pub fn by_path(&self) -> BTreeMap<String, Vec<i64>> {
+        Self::paths_of(&[&self.data, &self.child])
+    }
+
+    fn paths_of(tables: &[&Table]) -> BTreeMap<String, Vec<i64>> {
         let mut m: BTreeMap<String, Vec<i64>> = BTreeMap::new();
-        for t in [&self.data, &self.child] {
+        for t in tables {
             for (p, sessions) in &t.by_path {
                 m.entry(p.clone()).or_default().extend(sessions.keys());
             }
