@@ -33,6 +33,18 @@ impl PendingChanges {
         self.map.insert(path, (zxid, meta));
     }
 
+    /// Records the deletion of `path` by txn `zxid`: the node goes and its parent loses a
+    /// child (closeSession and the container reaper delete without a client request).
+    pub fn delete_node(&mut self, tree: &DataTree, path: &str, zxid: i64) {
+        let parent = crate::tree::parent_of(path).to_string();
+        if let Some(mut pm) = self.get(tree, &parent) {
+            pm.num_children -= 1;
+            pm.stat.pzxid = zxid;
+            self.set(zxid, parent, Some(pm));
+        }
+        self.set(zxid, path.to_string(), None);
+    }
+
     /// Forgets changes made by txns up to `zxid`, which the tree now reflects.
     pub fn applied(&mut self, zxid: i64) {
         if !self.map.is_empty() {

@@ -316,18 +316,8 @@ impl Core {
                 Some(_) => {}
             }
         }
-        let mut changes = Vec::new();
         for p in &paths {
-            let parent = crate::tree::parent_of(p).to_string();
-            if let Some(mut pm) = self.pending.get(&self.tree, &parent) {
-                pm.num_children -= 1;
-                pm.stat.pzxid = hdr.zxid;
-                changes.push((parent, Some(pm)));
-            }
-            changes.push((p.clone(), None));
-        }
-        for (p, m) in changes {
-            self.pending.set(hdr.zxid, p, m);
+            self.pending.delete_node(&self.tree, p, hdr.zxid);
         }
         let txn = Txn {
             hdr,
@@ -434,14 +424,8 @@ impl Core {
             if meta.num_children > 0 {
                 continue;
             }
-            let parent = crate::tree::parent_of(&path).to_string();
             let hdr = self.header(0, 0, op::DELETE_CONTAINER);
-            if let Some(mut pm) = self.pending.get(&self.tree, &parent) {
-                pm.num_children -= 1;
-                pm.stat.pzxid = hdr.zxid;
-                self.pending.set(hdr.zxid, parent, Some(pm));
-            }
-            self.pending.set(hdr.zxid, path.clone(), None);
+            self.pending.delete_node(&self.tree, &path, hdr.zxid);
             let txn = Txn {
                 hdr,
                 body: TxnBody::Delete(DeleteTxn { path }),
