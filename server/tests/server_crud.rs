@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::util::{connect, open, wait_for};
 use common::zkserver::ZkServer;
 use zkserver::client::ClientError;
-use zkserver::proto::codes::{CreateMode, ErrorCode, EXTENDED_TYPE_MASK};
+use zkserver::proto::codes::{CreateMode, ErrorCode};
 
 #[tokio::test]
 async fn create_get_set_delete_with_exact_stats() {
@@ -90,13 +90,20 @@ async fn create_get_set_delete_with_exact_stats() {
     let (ch, st4) = c.get_children2("/", false).await.unwrap();
     assert!(ch.contains(&"a".to_string()) && ch.contains(&"zookeeper".to_string()));
     assert_eq!(st4.num_children as usize, ch.len());
-    for bad in ["a", "/a/", "/a//b", "/a/./b", "/a/../b"] {
+    // As in Apache, the parent is looked up before the full path is validated: a bad
+    // component in the parent part gives NoNode, a bad last component BadArguments.
+    for bad in ["/a/./b", "/a/../b", "/a//b"] {
+        let r = c.create(bad, b"", &open(), CreateMode::Persistent).await;
         assert!(
-            matches!(
-                c.create(bad, b"", &open(), CreateMode::Persistent).await,
-                Err(ClientError::Api(ErrorCode::BadArguments))
-            ),
-            "path {bad:?} must be rejected"
+            matches!(r, Err(ClientError::Api(ErrorCode::NoNode))),
+            "{bad:?}: {r:?}"
+        );
+    }
+    for bad in ["a", "/a/", "/a/.", "/a/.."] {
+        let r = c.create(bad, b"", &open(), CreateMode::Persistent).await;
+        assert!(
+            matches!(r, Err(ClientError::Api(ErrorCode::BadArguments))),
+            "path {bad:?} must be rejected: {r:?}"
         );
     }
     // Ephemerals carry the session id and cannot have children.
@@ -126,7 +133,8 @@ async fn sequential_names_come_from_parent_cversion() {
         .await
         .unwrap();
     assert_eq!(p0, "/q/0000000000");
-    // A plain create and a delete each move cversion, so the counter skips.
+    // A plain create moves the stored cversion, a delete does not (clients still see
+    // creations + deletions).
     c.create("/q/plain", b"", &open(), CreateMode::Persistent)
         .await
         .unwrap();
@@ -135,15 +143,16 @@ async fn sequential_names_come_from_parent_cversion() {
         .create("/q/job-", b"", &open(), CreateMode::EphemeralSequential)
         .await
         .unwrap();
-    assert_eq!(p1, "/q/job-0000000003");
+    assert_eq!(p1, "/q/job-0000000002");
     let p2 = c
         .create("/q/job-", b"", &open(), CreateMode::PersistentSequential)
         .await
         .unwrap();
-    assert_eq!(p2, "/q/job-0000000004");
-    let mut kids = c.get_children("/q", false).await.unwrap();
+    assert_eq!(p2, "/q/job-0000000003");
+    let (mut kids, st) = c.get_children2("/q", false).await.unwrap();
+    assert_eq!(st.cversion, 5, "4 creations + 1 deletion");
     kids.sort();
-    assert_eq!(kids, vec!["0000000000", "job-0000000003", "job-0000000004"]);
+    assert_eq!(kids, vec!["0000000000", "job-0000000002", "job-0000000003"]);
     // Sequential at the root uses the root's cversion.
     let r = c
         .create("/s-", b"", &open(), CreateMode::PersistentSequential)
@@ -162,7 +171,7 @@ async fn container_is_reaped_after_its_last_child_goes() {
         .create2("/c", b"", &open(), CreateMode::Container)
         .await
         .unwrap();
-    assert_eq!(st.ephemeral_owner, i64::MIN, "container marker owner");
+    assert_eq!(st.ephemeral_owner, 0, "clients see 0 for containers");
     // A container that never had a child stays.
     c.create("/unused", b"", &open(), CreateMode::Container)
         .await
@@ -199,8 +208,8 @@ async fn ttl_nodes_need_extended_types() {
         .await
         .unwrap();
     assert_eq!(p, "/t");
-    assert_eq!(st.ephemeral_owner & EXTENDED_TYPE_MASK, EXTENDED_TYPE_MASK);
-    assert_eq!(st.ephemeral_owner & !EXTENDED_TYPE_MASK, 300);
+    // Clients see 0 for TTL nodes; the marker stays inside the server.
+    assert_eq!(st.ephemeral_owner, 0);
     let (p2, _) = c
         .create_ttl(
             "/ts-",
