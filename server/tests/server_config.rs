@@ -97,10 +97,45 @@ fn four_letter_words_have_apache_shapes() {
     let wchs = w("wchs");
     assert!(wchs.contains("connections watching"), "{wchs}");
     assert!(wchs.contains("Total watches:"), "{wchs}");
-    // cons lists the connection asking (a 4lw connection shows itself).
+    // As in Apache, the asking connection counts and is listed (no session, interest 0).
+    assert!(srvr.contains("Connections: 1\n"), "{srvr}");
     let cons = w("cons");
-    assert!(cons.contains("/127.0.0.1:"), "{cons}");
-    assert!(cons.ends_with("\n\n") || cons.ends_with("\n"), "{cons:?}");
+    assert!(cons.starts_with(" /127.0.0.1:"), "{cons:?}");
+    assert!(
+        cons.ends_with("[0](queued=0,recved=1,sent=0)\n\n"),
+        "{cons:?}"
+    );
+    assert_eq!(cons.lines().count(), 2, "{cons:?}");
+}
+
+#[tokio::test]
+async fn cons_and_stat_list_client_sessions() {
+    let zk = ZkServer::start_default();
+    let (c, _rx) = connect(&zk.addr()).await;
+    c.create("/x", b"", &open(), CreateMode::Persistent)
+        .await
+        .unwrap();
+    let cons = zkserver::client::four_letter_word(&zk.addr(), "cons")
+        .await
+        .unwrap();
+    let sid = format!("sid=0x{:x},", c.session_id());
+    let line = cons
+        .lines()
+        .find(|l| l.contains(&sid))
+        .unwrap_or_else(|| panic!("{sid} missing: {cons}"));
+    assert!(line.starts_with(" /127.0.0.1:"), "{line}");
+    for key in ["lop=", "est=", "to=10000", "lcxid=0x", "lzxid=0x", "minlat="] {
+        assert!(line.contains(key), "{key} missing: {line}");
+    }
+    let stat = zkserver::client::four_letter_word(&zk.addr(), "stat")
+        .await
+        .unwrap();
+    assert!(stat.contains("Connections: 2\n"), "{stat}");
+    assert_eq!(
+        stat.lines().filter(|l| l.starts_with(" /127.0.0.1:")).count(),
+        2,
+        "{stat}"
+    );
 }
 
 #[test]

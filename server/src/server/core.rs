@@ -224,8 +224,8 @@ impl Core {
             }
             ToCore::Request { conn, xid, op, body } => self.on_request(conn, xid, op, body),
             ToCore::Closed { conn } => self.close_conn(conn),
-            ToCore::FourLetter { cmd, reply } => {
-                let text = self.four_letter(cmd);
+            ToCore::FourLetter { cmd, remote, reply } => {
+                let text = self.four_letter(cmd, remote);
                 let _ = reply.send(text);
             }
         }
