@@ -69,7 +69,10 @@ async fn each_permission_bit_allows_exactly_its_operation() {
         } else {
             no_auth(ex);
         }
-        assert_eq!(c.exists(&format!("{base}/none"), false).await.unwrap(), None);
+        assert_eq!(
+            c.exists(&format!("{base}/none"), false).await.unwrap(),
+            None
+        );
     }
     // Deleting a node is governed by its parent's ACL, not its own.
     no_auth(c.delete("/n16/k", -1).await);
@@ -92,7 +95,12 @@ async fn digest_auth_and_ip_schemes() {
     // "auth" without any authenticated id is invalid.
     assert!(matches!(
         owner
-            .create("/a", b"", &[Acl::new(perms::ALL, "auth", "")], CreateMode::Persistent)
+            .create(
+                "/a",
+                b"",
+                &[Acl::new(perms::ALL, "auth", "")],
+                CreateMode::Persistent
+            )
             .await,
         Err(ClientError::Api(ErrorCode::InvalidAcl))
     ));
@@ -109,7 +117,11 @@ async fn digest_auth_and_ip_schemes() {
     let (acl, _) = owner.get_acl("/a").await.unwrap();
     assert_eq!(
         acl,
-        vec![Acl::new(perms::ALL, "digest", &digest_id("alice", "secret"))]
+        vec![Acl::new(
+            perms::ALL,
+            "digest",
+            &digest_id("alice", "secret")
+        )]
     );
     no_auth(other.get_data("/a", false).await);
     other.add_auth("digest", b"alice:wrong").await.unwrap();
@@ -117,7 +129,10 @@ async fn digest_auth_and_ip_schemes() {
     other.add_auth("digest", b"alice:secret").await.unwrap();
     other.get_data("/a", false).await.unwrap();
     let who = other.who_am_i().await.unwrap();
-    assert!(who.contains(&("digest".to_string(), "alice".to_string())), "{who:?}");
+    assert!(
+        who.contains(&("digest".to_string(), "alice".to_string())),
+        "{who:?}"
+    );
 
     // A digest ACL written directly.
     owner
@@ -140,7 +155,12 @@ async fn digest_auth_and_ip_schemes() {
     ] {
         let p = format!("/ip-{}", id.replace('/', "_"));
         owner
-            .create(&p, b"", &[Acl::new(perms::READ, "ip", id)], CreateMode::Persistent)
+            .create(
+                &p,
+                b"",
+                &[Acl::new(perms::READ, "ip", id)],
+                CreateMode::Persistent,
+            )
             .await
             .unwrap();
         let r = other.get_data(&p, false).await;
@@ -150,7 +170,12 @@ async fn digest_auth_and_ip_schemes() {
         assert!(
             matches!(
                 owner
-                    .create("/bad", b"", &[Acl::new(perms::READ, "ip", bad)], CreateMode::Persistent)
+                    .create(
+                        "/bad",
+                        b"",
+                        &[Acl::new(perms::READ, "ip", bad)],
+                        CreateMode::Persistent
+                    )
                     .await,
                 Err(ClientError::Api(ErrorCode::InvalidAcl))
             ),
@@ -160,7 +185,12 @@ async fn digest_auth_and_ip_schemes() {
     // Unknown scheme and empty ACL list are invalid.
     assert!(matches!(
         owner
-            .create("/bad", b"", &[Acl::new(perms::READ, "nope", "x")], CreateMode::Persistent)
+            .create(
+                "/bad",
+                b"",
+                &[Acl::new(perms::READ, "nope", "x")],
+                CreateMode::Persistent
+            )
             .await,
         Err(ClientError::Api(ErrorCode::InvalidAcl))
     ));
@@ -217,7 +247,10 @@ async fn set_acl_versions_and_get_acl_rights() {
         c.set_acl("/v", &open(), 0).await,
         Err(ClientError::Api(ErrorCode::BadVersion))
     ));
-    let st = c.set_acl("/v", &world(perms::READ | perms::ADMIN), 1).await.unwrap();
+    let st = c
+        .set_acl("/v", &world(perms::READ | perms::ADMIN), 1)
+        .await
+        .unwrap();
     assert_eq!(st.aversion, 2);
     let (acl, st2) = c.get_acl("/v").await.unwrap();
     assert_eq!(acl, world(perms::READ | perms::ADMIN));

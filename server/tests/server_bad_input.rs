@@ -73,7 +73,10 @@ async fn bad_frames_close_the_connection_only() {
     let zk = ZkServer::builder().prop("jute.maxbuffer", 4096).start();
     let (keep, _rx) = connect(&zk.addr()).await;
     let cases: Vec<(&str, Vec<u8>)> = vec![
-        ("length > jute.maxbuffer", (1_000_000i32).to_be_bytes().to_vec()),
+        (
+            "length > jute.maxbuffer",
+            (1_000_000i32).to_be_bytes().to_vec(),
+        ),
         ("huge length", i32::MAX.to_be_bytes().to_vec()),
         ("negative length", (-5i32).to_be_bytes().to_vec()),
         ("truncated ConnectRequest", frame(&[0, 0, 0, 0, 0, 0, 0])),

@@ -51,7 +51,10 @@ async fn unknown_keys_are_accepted() {
 #[test]
 fn four_letter_words_have_apache_shapes() {
     let zk = ZkServer::start_default();
-    let w = |cmd: &str| zk.four_letter(cmd).unwrap_or_else(|| panic!("{cmd} answers"));
+    let w = |cmd: &str| {
+        zk.four_letter(cmd)
+            .unwrap_or_else(|| panic!("{cmd} answers"))
+    };
     assert_eq!(w("ruok"), "imok");
     let srvr = w("srvr");
     for needle in [
@@ -124,7 +127,9 @@ async fn cons_and_stat_list_client_sessions() {
         .find(|l| l.contains(&sid))
         .unwrap_or_else(|| panic!("{sid} missing: {cons}"));
     assert!(line.starts_with(" /127.0.0.1:"), "{line}");
-    for key in ["lop=", "est=", "to=10000", "lcxid=0x", "lzxid=0x", "minlat="] {
+    for key in [
+        "lop=", "est=", "to=10000", "lcxid=0x", "lzxid=0x", "minlat=",
+    ] {
         assert!(line.contains(key), "{key} missing: {line}");
     }
     let stat = zkserver::client::four_letter_word(&zk.addr(), "stat")
@@ -132,7 +137,9 @@ async fn cons_and_stat_list_client_sessions() {
         .unwrap();
     assert!(stat.contains("Connections: 2\n"), "{stat}");
     assert_eq!(
-        stat.lines().filter(|l| l.starts_with(" /127.0.0.1:")).count(),
+        stat.lines()
+            .filter(|l| l.starts_with(" /127.0.0.1:"))
+            .count(),
         2,
         "{stat}"
     );

@@ -84,7 +84,10 @@ async fn create_get_set_delete_with_exact_stats() {
     assert_eq!(parent2.cversion, 2);
     assert_eq!(parent2.num_children, 0);
     assert!(parent2.pzxid > child.czxid, "delete moves pzxid");
-    assert_eq!(c.get_children("/a", false).await.unwrap(), Vec::<String>::new());
+    assert_eq!(
+        c.get_children("/a", false).await.unwrap(),
+        Vec::<String>::new()
+    );
 
     // Null data stays null; bad paths are rejected.
     let (ch, st4) = c.get_children2("/", false).await.unwrap();
@@ -285,7 +288,9 @@ async fn quota_stats_track_the_subtree_and_hard_limits_need_enforce_quota() {
             .unwrap();
         let stats = String::from_utf8(stats.unwrap()).unwrap();
         assert!(stats.starts_with("count=3,bytes=5"), "{stats}");
-        let third = c.create("/qa/3", b"", &open(), CreateMode::Persistent).await;
+        let third = c
+            .create("/qa/3", b"", &open(), CreateMode::Persistent)
+            .await;
         if enforce {
             assert!(
                 matches!(third, Err(ClientError::Api(ErrorCode::QuotaExceeded))),

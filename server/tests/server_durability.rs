@@ -56,7 +56,10 @@ fn files(dir: &Path, prefix: &str) -> Vec<PathBuf> {
 /// Offset just past the last non-zero byte (the end of the last record of a preallocated log).
 fn data_end(path: &Path) -> u64 {
     let bytes = fs::read(path).unwrap();
-    bytes.iter().rposition(|b| *b != 0).map_or(0, |i| i as u64 + 1)
+    bytes
+        .iter()
+        .rposition(|b| *b != 0)
+        .map_or(0, |i| i as u64 + 1)
 }
 
 #[tokio::test]
@@ -156,4 +159,41 @@ async fn truncated_last_record_leaves_the_prefix() {
     zk.restart();
     let (c, _rx) = connect(&zk.addr()).await;
     assert_present(&c, 0, 55).await;
+}
+
+#[tokio::test]
+async fn sessions_survive_a_restart_and_expire_later() {
+    let mut zk = ZkServer::start_default();
+    let (keep, _rx) = connect(&zk.addr()).await;
+    keep.create("/kept", b"", &open(), CreateMode::Ephemeral)
+        .await
+        .unwrap();
+    let (gone, _rx2) = Client::connect(
+        common::util::cfg(&zk.addr()).with_session_timeout(std::time::Duration::from_secs(2)),
+    )
+    .await
+    .unwrap();
+    gone.create("/gone", b"", &open(), CreateMode::Ephemeral)
+        .await
+        .unwrap();
+    let (id, pw) = (keep.session_id(), keep.session_password());
+    drop(keep);
+    drop(gone);
+    zk.kill9();
+    zk.try_start_again().unwrap();
+    // The old session resumes with the same password after the restart.
+    let (c, _rx) = Client::reconnect_with_session(common::util::cfg(&zk.addr()), id, &pw)
+        .await
+        .unwrap();
+    assert_eq!(c.get_ephemerals("/").await.unwrap(), vec!["/kept"]);
+    // The session nobody resumes expires and takes its ephemeral with it.
+    common::util::wait_for("restored idle session expires", || async {
+        c.exists("/gone", false)
+            .await
+            .unwrap()
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    assert!(c.exists("/kept", false).await.unwrap().is_some());
 }

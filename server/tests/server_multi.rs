@@ -63,11 +63,7 @@ async fn failed_multi_changes_nothing_and_reports_each_op() {
 
     // An op that depends on an earlier op of the same multi sees it.
     let res = c
-        .multi(&[
-            create("/chain"),
-            create("/chain/a"),
-            create("/chain/a"),
-        ])
+        .multi(&[create("/chain"), create("/chain/a"), create("/chain/a")])
         .await
         .unwrap();
     assert_eq!(first_error(&res), Some((2, ErrorCode::NodeExists)));

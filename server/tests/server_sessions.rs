@@ -18,11 +18,10 @@ async fn timeout_is_clamped_to_min_and_max() {
         .cfg("maxSessionTimeout", 4000)
         .start();
     for (asked, granted) in [(500, 2000), (3000, 3000), (60_000, 4000)] {
-        let (c, _rx) = Client::connect(
-            cfg(&zk.addr()).with_session_timeout(Duration::from_millis(asked)),
-        )
-        .await
-        .unwrap();
+        let (c, _rx) =
+            Client::connect(cfg(&zk.addr()).with_session_timeout(Duration::from_millis(asked)))
+                .await
+                .unwrap();
         assert_eq!(
             c.negotiated_timeout(),
             Duration::from_millis(granted),
@@ -33,11 +32,10 @@ async fn timeout_is_clamped_to_min_and_max() {
     // Defaults are 2 and 20 ticks (tickTime=500).
     let zk = ZkServer::builder().cfg("minSessionTimeout", -1).start();
     for (asked, granted) in [(100, 1000), (60_000, 10_000)] {
-        let (c, _rx) = Client::connect(
-            cfg(&zk.addr()).with_session_timeout(Duration::from_millis(asked)),
-        )
-        .await
-        .unwrap();
+        let (c, _rx) =
+            Client::connect(cfg(&zk.addr()).with_session_timeout(Duration::from_millis(asked)))
+                .await
+                .unwrap();
         assert_eq!(c.negotiated_timeout(), Duration::from_millis(granted));
     }
 }
@@ -74,7 +72,11 @@ async fn wrong_password_is_expired() {
     let mut pw = c1.session_password();
     pw[0] ^= 0xff;
     let r = Client::reconnect_with_session(cfg(&zk.addr()), c1.session_id(), &pw).await;
-    assert!(matches!(r, Err(ClientError::SessionExpired)), "{:?}", r.err());
+    assert!(
+        matches!(r, Err(ClientError::SessionExpired)),
+        "{:?}",
+        r.err()
+    );
     // An unknown session id is expired too; the real session is untouched.
     let r = Client::reconnect_with_session(cfg(&zk.addr()), 0x1234_5678, &pw).await;
     assert!(matches!(r, Err(ClientError::SessionExpired)));
@@ -84,11 +86,10 @@ async fn wrong_password_is_expired() {
 #[tokio::test]
 async fn expiry_removes_ephemerals_and_fires_other_sessions_watches() {
     let zk = ZkServer::start_default();
-    let (c1, _rx1) = Client::connect(
-        cfg(&zk.addr()).with_session_timeout(Duration::from_millis(1000)),
-    )
-    .await
-    .unwrap();
+    let (c1, _rx1) =
+        Client::connect(cfg(&zk.addr()).with_session_timeout(Duration::from_millis(1000)))
+            .await
+            .unwrap();
     c1.create("/e1", b"", &open(), CreateMode::Ephemeral)
         .await
         .unwrap();
@@ -98,12 +99,15 @@ async fn expiry_removes_ephemerals_and_fires_other_sessions_watches() {
     w.get_children("/", true).await.unwrap();
     // Dropping the client closes its socket without closeSession; the server expires it.
     drop(c1);
-    let mut got = vec![
+    let mut got = [
         next_node_event(&mut wrx).await,
         next_node_event(&mut wrx).await,
     ];
     got.sort_by_key(|e| e.kind);
-    assert_eq!((got[0].kind, got[0].path.as_str()), (event::NODE_DELETED, "/e1"));
+    assert_eq!(
+        (got[0].kind, got[0].path.as_str()),
+        (event::NODE_DELETED, "/e1")
+    );
     assert_eq!(
         (got[1].kind, got[1].path.as_str()),
         (event::NODE_CHILDREN_CHANGED, "/")

@@ -31,7 +31,10 @@ async fn one_shot_watches_fire_once() {
     c.get_data("/n", true).await.unwrap();
     w.set_data("/n", b"2", -1).await.unwrap();
     let ev = next_node_event(&mut rx).await;
-    assert_eq!((ev.kind, ev.path.as_str()), (event::NODE_DATA_CHANGED, "/n"));
+    assert_eq!(
+        (ev.kind, ev.path.as_str()),
+        (event::NODE_DATA_CHANGED, "/n")
+    );
     w.set_data("/n", b"3", -1).await.unwrap();
 
     // Child watch -> NodeChildrenChanged on create, then (re-armed) on delete.
@@ -56,7 +59,7 @@ async fn one_shot_watches_fire_once() {
     c.get_children("/n", true).await.unwrap();
     c.exists("/n/k", true).await.unwrap();
     w.delete("/n/k", -1).await.unwrap();
-    let mut got = vec![
+    let mut got = [
         next_node_event(&mut rx).await,
         next_node_event(&mut rx).await,
     ];
@@ -72,7 +75,10 @@ async fn one_shot_watches_fire_once() {
     // The data watch set by the earlier get_data on /n fires on the next setData only.
     w.set_data("/n", b"4", -1).await.unwrap();
     let ev = next_node_event(&mut rx).await;
-    assert_eq!((ev.kind, ev.path.as_str()), (event::NODE_DATA_CHANGED, "/n"));
+    assert_eq!(
+        (ev.kind, ev.path.as_str()),
+        (event::NODE_DATA_CHANGED, "/n")
+    );
     c.exists("/n", false).await.unwrap();
     assert_no_node_event(&mut rx);
 }
@@ -94,7 +100,10 @@ async fn persistent_and_recursive_watches() {
             .await
             .unwrap();
         let ev = next_node_event(&mut rx).await;
-        assert_eq!((ev.kind, ev.path.as_str()), (event::NODE_DATA_CHANGED, "/p"));
+        assert_eq!(
+            (ev.kind, ev.path.as_str()),
+            (event::NODE_DATA_CHANGED, "/p")
+        );
     }
     w.create("/p/c", b"", &open(), CreateMode::Persistent)
         .await
@@ -265,7 +274,12 @@ async fn watch_event_arrives_before_reply_of_later_read() {
             }
         }
         assert!(shown, "change {i} never became visible");
-        let ev = rx.try_recv().expect("notification queued before the read reply");
-        assert_eq!((ev.kind, ev.path.as_str()), (event::NODE_DATA_CHANGED, "/o"));
+        let ev = rx
+            .try_recv()
+            .expect("notification queued before the read reply");
+        assert_eq!(
+            (ev.kind, ev.path.as_str()),
+            (event::NODE_DATA_CHANGED, "/o")
+        );
     }
 }

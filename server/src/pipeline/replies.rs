@@ -4,7 +4,7 @@ use bytes::BufMut;
 
 use crate::proto::codes::op;
 use crate::proto::jute::Jute;
-use crate::proto::records::{Create2Response, CreateResponse, ErrorResponse, MultiHeader, Stat, StatResponse};
+use crate::proto::records::{Create2Response, CreateResponse, ErrorResponse, MultiHeader, StatResponse};
 use crate::proto::ErrorCode;
 use crate::tree::TxnResult;
 
@@ -20,7 +20,7 @@ pub fn write_reply(kind: i32, res: &TxnResult) -> Result<Vec<u8>, ErrorCode> {
 }
 
 fn single(kind: i32, res: &TxnResult) -> Vec<u8> {
-    let stat = || res.stat.clone().unwrap_or_else(Stat::default);
+    let stat = || res.stat.clone().unwrap_or_default();
     match kind {
         op::CREATE => CreateResponse { path: res.path.clone() }.to_bytes(),
         op::CREATE2 | op::CREATE_CONTAINER | op::CREATE_TTL => Create2Response {

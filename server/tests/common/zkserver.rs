@@ -58,7 +58,9 @@ impl ZkServerBuilder {
             generation: 0,
             tmp,
         };
-        server.spawn().unwrap_or_else(|e| panic!("start zkserver: {e}"));
+        server
+            .spawn()
+            .unwrap_or_else(|e| panic!("start zkserver: {e}"));
         server
     }
 
