@@ -54,7 +54,7 @@ pub async fn run(
         if !connected {
             if let Some(cmd) = FourLetterWord::from_u32(len as u32) {
                 if let Some((wr, _)) = writer.take() {
-                    answer_four_letter(cmd, wr, &core).await;
+                    answer_four_letter(cmd, remote, wr, &core).await;
                 }
                 return;
             }
@@ -127,11 +127,19 @@ pub async fn run(
 
 async fn answer_four_letter(
     cmd: FourLetterWord,
+    remote: std::net::SocketAddr,
     mut wr: OwnedWriteHalf,
     core: &mpsc::UnboundedSender<ToCore>,
 ) {
     let (tx, rx) = oneshot::channel();
-    if core.send(ToCore::FourLetter { cmd, reply: tx }).is_err() {
+    if core
+        .send(ToCore::FourLetter {
+            cmd,
+            remote,
+            reply: tx,
+        })
+        .is_err()
+    {
         return;
     }
     if let Ok(text) = rx.await {

@@ -36,6 +36,8 @@ pub enum ToCore {
     /// A 4-letter word; the answer text goes back on `reply`.
     FourLetter {
         cmd: crate::admin::FourLetterWord,
+        /// The asking connection: Apache counts and lists it like any other.
+        remote: std::net::SocketAddr,
         reply: oneshot::Sender<String>,
     },
 }

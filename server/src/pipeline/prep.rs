@@ -30,6 +30,9 @@ pub struct PrepContext<'a> {
     pub time: i64,
     pub extended_types_enabled: bool,
     pub max_buffer: usize,
+    /// `zookeeper.enforceQuota`: hard quota limits reject writes only when set (Apache's
+    /// default is false: exceeding a quota is merely logged).
+    pub enforce_quota: bool,
 }
 
 /// Is `op` a request that becomes a txn?
@@ -130,7 +133,7 @@ fn prep_create(
         return Err(ErrorCode::NoChildrenForEphemerals);
     }
     let data_len = req.data.as_ref().map_or(0, |d| d.len());
-    if ov.tree.quota_exceeded(&path, data_len as i64, 1) {
+    if ctx.enforce_quota && ov.tree.quota_exceeded(&path, data_len as i64, 1) {
         return Err(ErrorCode::QuotaExceeded);
     }
     let new_cversion = parent_cversion.wrapping_add(1);
@@ -225,9 +228,10 @@ fn prep_set_data(
     let node = record(ov, &req.path)?;
     ctx.auth.check(&node.acl, perms::WRITE)?;
     let new_len = req.data.as_ref().map_or(0, |d| d.len()) as i64;
-    if ov
-        .tree
-        .quota_exceeded(&req.path, new_len - node.data_len as i64, 0)
+    if ctx.enforce_quota
+        && ov
+            .tree
+            .quota_exceeded(&req.path, new_len - node.data_len as i64, 0)
     {
         return Err(ErrorCode::QuotaExceeded);
     }
@@ -411,6 +415,7 @@ mod tests {
             time: 1000,
             extended_types_enabled: false,
             max_buffer: 0xfffff,
+            enforce_quota: true,
         }
     }
 

@@ -33,6 +33,8 @@ pub struct CoreConfig {
     pub max_session_timeout: i32,
     pub max_buffer: usize,
     pub extended_types_enabled: bool,
+    /// `zookeeper.enforceQuota` (Java `Boolean.parseBoolean`, default false).
+    pub enforce_quota: bool,
     pub super_digest: Option<String>,
     pub data_dir: PathBuf,
     pub container_check_interval: Duration,
@@ -237,8 +239,8 @@ impl Core {
                 body,
             } => self.on_request(conn, xid, op, body),
             ToCore::Closed { conn } => self.close_conn(conn),
-            ToCore::FourLetter { cmd, reply } => {
-                let text = self.four_letter(cmd);
+            ToCore::FourLetter { cmd, remote, reply } => {
+                let text = self.four_letter(cmd, remote);
                 let _ = reply.send(text);
             }
         }

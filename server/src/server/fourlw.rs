@@ -37,7 +37,13 @@ fn max_fds() -> u64 {
 }
 
 impl Core {
-    pub(super) fn four_letter(&mut self, cmd: FourLetterWord) -> String {
+    /// Answers `cmd` asked on a connection from `asker`, which Apache counts among the live
+    /// connections and lists (without a session) in `cons` and `stat`.
+    pub(super) fn four_letter(
+        &mut self,
+        cmd: FourLetterWord,
+        asker: std::net::SocketAddr,
+    ) -> String {
         let conf = self.cfg.server_config.clone();
         if cmd != FourLetterWord::TelnetClose && !conf.four_letter_words.allows(cmd.name()) {
             return not_whitelisted(cmd.name());
@@ -51,11 +57,11 @@ impl Core {
             }
             _ => {}
         }
-        let info = self.server_info(cmd);
+        let info = self.server_info(cmd, asker);
         render(cmd, &info, &conf)
     }
 
-    fn server_info(&self, cmd: FourLetterWord) -> ServerInfo {
+    fn server_info(&self, cmd: FourLetterWord, asker: std::net::SocketAddr) -> ServerInfo {
         let conf = &self.cfg.server_config;
         let lat = &self.stats.latency;
         let mut info = ServerInfo {
@@ -68,7 +74,7 @@ impl Core {
             latency_max: lat.max,
             packets_received: self.stats.packets_received,
             packets_sent: self.stats.packets_sent,
-            num_alive_connections: self.conns.len() as u64,
+            num_alive_connections: self.conns.len() as u64 + 1,
             outstanding_requests: self.inflight.len() as u64,
             zxid: self.tree.last_processed_zxid(),
             // Apache counts the root twice (as "/" and as its "" alias).
@@ -107,6 +113,17 @@ impl Core {
                     }),
                 })
                 .collect();
+        }
+        if matches!(cmd, FourLetterWord::Cons | FourLetterWord::Stat) {
+            // The asking connection: read one packet (the word), no session, being written.
+            info.connections.push(ConnectionInfo {
+                remote: asker,
+                interest_ops: 0,
+                queued: 0,
+                received: 1,
+                sent: 0,
+                session: None,
+            });
         }
         if cmd == FourLetterWord::Dump {
             let mut buckets: std::collections::BTreeMap<u64, Vec<i64>> = Default::default();

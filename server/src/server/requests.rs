@@ -262,6 +262,7 @@ impl Core {
             time: hdr.time,
             extended_types_enabled: self.cfg.extended_types_enabled,
             max_buffer: self.cfg.max_buffer,
+            enforce_quota: self.cfg.enforce_quota,
         };
         let mut ov = Overlay::new(&self.tree, &self.pending);
         let (body, changes) = match prep_write(kind, body, &ctx, &mut ov) {

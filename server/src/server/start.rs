@@ -116,6 +116,10 @@ pub async fn run(cfg: ServerConfig) -> Result<(), ServerError> {
         max_session_timeout: cfg.max_session_timeout as i32,
         max_buffer,
         extended_types_enabled: cfg.extended_types_enabled,
+        enforce_quota: cfg
+            .system_properties
+            .get("zookeeper.enforceQuota")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),
         super_digest: cfg.super_digest.clone(),
         data_dir: cfg.data_dir.clone(),
         container_check_interval: Duration::from_millis(container_ms.max(10)),

@@ -2,3 +2,5 @@
 #![allow(dead_code)]
 
 pub mod apache;
+pub mod util;
+pub mod zkserver;
