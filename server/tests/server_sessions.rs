@@ -43,7 +43,11 @@ async fn timeout_is_clamped_to_min_and_max() {
 #[tokio::test]
 async fn resumed_session_keeps_its_ephemerals() {
     let zk = ZkServer::start_default();
-    let (c1, _rx1) = connect(&zk.addr()).await;
+    // c1 must not reconnect once c2 takes its session over, or the two would keep taking
+    // the session from each other.
+    let mut c1_cfg = cfg(&zk.addr());
+    c1_cfg.auto_reconnect = false;
+    let (c1, _rx1) = Client::connect(c1_cfg).await.unwrap();
     c1.create("/eph", b"", &open(), CreateMode::Ephemeral)
         .await
         .unwrap();

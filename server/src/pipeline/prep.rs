@@ -359,8 +359,9 @@ pub fn prep_write(
                 | op::SET_DATA
                 | op::CHECK
         ) {
-            // Reads (or anything else) cannot be mixed into a write multi.
-            return Err(ErrorCode::BadArguments);
+            // Apache fails to decode a multi that mixes reads into writes (or holds an
+            // unknown op): a marshalling error.
+            return Err(ErrorCode::MarshallingError);
         }
         let req = match decode_write(h.op, &mut r)? {
             // Apache rebuilds multi ops from their records: a create's opcode follows its

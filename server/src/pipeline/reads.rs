@@ -206,6 +206,10 @@ fn multi_read(r: &mut JuteReader, cx: &mut ReadContext) -> ReadResult {
         if h.done {
             break;
         }
+        if h.op != op::GET_DATA && h.op != op::GET_CHILDREN {
+            // Only getData and getChildren may appear in a multiRead (Apache: "Invalid type of readOp").
+            return Err(ErrorCode::MarshallingError);
+        }
         let req = PathWatchRequest::read_from(r).map_err(|_| ErrorCode::MarshallingError)?;
         let res: Result<Vec<u8>, ErrorCode> = match h.op {
             op::GET_DATA => get_data(cx, &req.path, false).map(|v| v.to_bytes()),
