@@ -20,7 +20,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 APACHE_BIN = Path("/usr/share/zookeeper/bin")
 APACHE_MAIN = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
 
-# digest of "super:superpw" (base64 of sha1("super:superpw")), computed in superdigest() below at import.
+# The super user configured through -Dzookeeper.DigestAuthenticationProvider.superDigest.
 SUPER_USER = "super"
 SUPER_PASSWORD = "superpw"
 
@@ -96,6 +96,10 @@ def apache_classpath() -> str:
     ).stdout.strip()
     if not out:
         out = "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar"
+    # zookeeper.jar's manifest pulls in slf4j-api only; add a binding so server logs land in server-N.log
+    simple = Path("/usr/share/java/slf4j-simple.jar")
+    if simple.exists():
+        out += f":{simple}"
     return out
 
 
@@ -191,7 +195,11 @@ class ZkServer:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log_tail()}")
             try:
-                return four_letter(self.port, "ruok", timeout=2) == "imok"
+                if four_letter(self.port, "ruok", timeout=2) != "imok":
+                    return False
+                # Apache answers ruok before its database is loaded; srvr says when it really serves
+                # (a server whose whitelist refuses srvr is taken as ready on ruok alone)
+                return "not currently serving" not in four_letter(self.port, "srvr", timeout=2)
             except OSError:
                 return False
 

@@ -242,6 +242,9 @@ class GetAllChildrenNumber(namedtuple("GetAllChildrenNumber", "path"), _Raw):
 class WhoAmI(namedtuple("WhoAmI", ""), _Raw):
     type = OP_WHOAMI
 
+    def __bool__(self):  # an empty tuple is falsy, and kazoo drops replies to falsy requests
+        return True
+
     def serialize(self):
         return b""
 
