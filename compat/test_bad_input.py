@@ -7,7 +7,7 @@ import struct
 
 import pytest
 
-from zkwire import OP_CREATE, OP_GETDATA, OP_PING, Out, RawConn, create_body
+from zkwire import OP_CREATE, OP_GETDATA, OP_PING, Out, RawConn
 
 MAXBUF = 0xFFFFF
 

@@ -7,7 +7,6 @@ import threading
 import pytest
 from kazoo.exceptions import NoWatcherError
 
-from zkharness import wait_until
 from zkwire import (
     ADD_WATCH_PERSISTENT,
     ADD_WATCH_PERSISTENT_RECURSIVE,

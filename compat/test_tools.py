@@ -149,7 +149,7 @@ def cross(fresh_server, tmp_path, writer, reader):
         for path in before:
             assert after[path] == before[path], path
         # and the reader keeps writing on top of the foreign data
-        assert c.create("/x/seq-", sequence=True) == "/x/seq-0000000002"
+        assert c.create("/x/seq-", sequence=True) == "/x/seq-0000000003"
     finally:
         c.stop()
         c.close()
