@@ -156,3 +156,22 @@ def test_one_shot_command_arguments(zk, kz, prefix):
                        stderr=subprocess.STDOUT, text=True, timeout=90)
     assert f"Created {prefix}" in r.stdout
     assert kz.get(prefix)[0] == b"argdata"
+
+
+def test_hard_count_quota_enforced(fresh_server):
+    from kazoo.exceptions import QuotaExceededError
+
+    from conftest import make_client
+
+    srv = fresh_server(jvm_flags=["-Dzookeeper.enforceQuota=true"])
+    out = zkcli(srv, "create /q\nsetquota -N 2 /q\nlistquota /q")
+    assert "countHardLimit=2" in out
+    c = make_client(srv.hosts)
+    try:
+        c.create("/q/a")  # /q itself counts: 2 of 2
+        with pytest.raises(QuotaExceededError):
+            c.create("/q/b")
+        assert c.get_children("/q") == ["a"]
+    finally:
+        c.stop()
+        c.close()
