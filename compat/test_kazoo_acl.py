@@ -4,6 +4,7 @@ the super digest user, and failed auth."""
 import struct
 
 import pytest
+from zkharness import is_apache
 from kazoo.exceptions import AuthFailedError, BadVersionError, InvalidACLError, NoAuthError, NoNodeError
 from kazoo.security import (
     ACL,
@@ -52,13 +53,29 @@ def test_digest_acl_denies_others_until_they_authenticate(client_factory, prefix
         wrong.get(prefix)
 
 
-def test_exists_needs_no_permission_but_get_acl_does(client_factory, prefix):
+def test_exists_needs_no_permission_on_3_8_but_get_acl_does(client_factory, prefix):
+    if not is_apache():
+        pytest.skip("3.8 behaviour; 3.9 checks READ on exists (see the zk39 test below)")
     owner = authed(client_factory)
     other = client_factory()
     owner.create(prefix, acl=[make_digest_acl(USER, PW, all=True)])
     assert other.exists(prefix).aversion == 0
     with pytest.raises(NoAuthError):
         other.get_acls(prefix)
+
+
+@pytest.mark.zk39
+def test_exists_needs_read_on_an_existing_node(client_factory, prefix):
+    # 3.9's FinalRequestProcessor checks READ on exists when the node exists.
+    owner = authed(client_factory)
+    other = client_factory()
+    owner.create(prefix, acl=[make_digest_acl(USER, PW, all=True)])
+    with pytest.raises(NoAuthError):
+        other.exists(prefix)
+    assert other.exists(prefix + "/missing") is None
+    with pytest.raises(NoAuthError):
+        other.get_acls(prefix)
+    assert owner.exists(prefix).aversion == 0
 
 
 def test_get_acl_without_admin_masks_digest_hashes(client_factory, prefix):
