@@ -48,6 +48,7 @@ fn main() -> ExitCode {
             EnvFilter::try_from_env("ZKSERVER_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let stdout = &mut std::io::stdout().lock();
     let result = match (cli.tool, cli.config) {

@@ -6,7 +6,8 @@ use crate::proto::codes::op;
 pub const VERSION_STRING: &str = concat!(
     "3.9.3-zkserver-rs-",
     env!("CARGO_PKG_VERSION"),
-    ", built on 1970-01-01 00:00 UTC"
+    ", built on ",
+    env!("ZKSERVER_BUILD_DATE")
 );
 
 /// Gathers the `envi` properties. Apache prints JVM properties; we keep its keys and
