@@ -1,0 +1,11 @@
+//! Fast Leader Election (facts §15.1): a sans-I/O state machine ([`Election`]) and the vote
+//! order it uses.
+
+mod machine;
+mod vote;
+
+#[cfg(test)]
+mod machine_tests;
+
+pub use machine::{Election, Input, Output, FINALIZE_WAIT_MS, MAX_NOTIFICATION_INTERVAL_MS};
+pub use vote::{Candidate, ServerState, Vote};
