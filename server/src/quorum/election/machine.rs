@@ -184,13 +184,14 @@ impl Election {
     }
 
     /// While FOLLOWING/LEADING/OBSERVING the server still answers LOOKING peers with its
-    /// current vote (as Apache's WorkerReceiver does); non-voters always get an answer.
+    /// current vote (as Apache's WorkerReceiver does).
     pub fn answer_while_settled(&self, from: u64, n: &Notification) -> Option<Notification> {
         if self.state == ServerState::Looking {
             return None;
         }
         if !self.verifier.is_voter(from) {
-            return Some(self.current_vote_notification(self.logical_clock));
+            return (n.state == ServerState::Looking)
+                .then(|| self.current_vote_notification(self.logical_clock));
         }
         (n.state == ServerState::Looking)
             .then(|| self.current_vote_notification(self.current_vote.election_epoch))
@@ -343,8 +344,12 @@ impl Election {
             return;
         }
         if !self.verifier.is_voter(from) {
-            let n = self.current_vote_notification(self.logical_clock);
-            out.push(Output::Send { to: from, n });
+            // Apache answers every non-voter message; answering only LOOKING ones avoids an
+            // endless echo between a LOOKING voter and a settled observer.
+            if n.state == ServerState::Looking {
+                let n = self.current_vote_notification(self.logical_clock);
+                out.push(Output::Send { to: from, n });
+            }
             return;
         }
         let lagging = n.state == ServerState::Looking && n.election_epoch < self.logical_clock;

@@ -6,6 +6,8 @@ mod vote;
 
 #[cfg(test)]
 mod machine_tests;
+#[cfg(test)]
+mod sim;
 
 pub use machine::{Election, Input, Output, FINALIZE_WAIT_MS, MAX_NOTIFICATION_INTERVAL_MS};
 pub use vote::{Candidate, ServerState, Vote};
