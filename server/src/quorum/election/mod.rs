@@ -2,6 +2,7 @@
 //! order it uses.
 
 mod machine;
+pub mod net;
 mod vote;
 
 #[cfg(test)]
