@@ -1,6 +1,7 @@
 //! Wire formats: jute encoding, client records, transactions.
 
 pub mod codes;
+pub mod election;
 pub mod jute;
 pub mod records;
 pub mod txn;
