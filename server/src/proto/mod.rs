@@ -2,6 +2,7 @@
 
 pub mod codes;
 pub mod jute;
+pub mod quorum;
 pub mod records;
 pub mod txn;
 

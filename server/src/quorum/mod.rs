@@ -1,0 +1,3 @@
+//! Replication: leader election and Zab.
+
+pub mod zab;
