@@ -19,6 +19,8 @@ mod io;
 mod leader;
 mod leader_sync;
 mod learner;
+#[cfg(test)]
+mod sim;
 
 pub use config::{DurableState, ZabConfig};
 pub use io::{Input, Output, Sid, StepDownReason, ZabError};
