@@ -400,7 +400,7 @@ impl World {
     }
 
     /// Leaves the current role: flush the log, fast-forward the tree, drop connections.
-    fn to_looking(&mut self, sid: Sid) {
+    fn enter_looking(&mut self, sid: Sid) {
         let Some(s) = self.servers.get_mut(&sid) else {
             return;
         };
@@ -768,7 +768,7 @@ impl World {
                 self.check.on_serving(sid, &s.applied, upto)?;
             }
             Output::StepDown { .. } => {
-                self.to_looking(sid);
+                self.enter_looking(sid);
                 return Ok(true);
             }
             Output::ForwardedRequest { .. }
