@@ -28,8 +28,6 @@ pub enum StepDownReason {
     LostQuorum,
     /// Leader: discovery or sync did not finish within initLimit.
     InitTimeout,
-    /// Leader: the zxid counter reached 0xffffffff; a new epoch is needed.
-    ZxidExhausted,
     /// Leader: a learner's (currentEpoch, lastZxid) is newer than ours.
     LearnerAhead(Sid),
     /// Learner: nothing heard from the leader within the limit.

@@ -139,6 +139,8 @@ impl Leader {
     }
 
     /// Proposes a txn. `make_txn` gets the zxid assigned to it (the txn header carries it).
+    /// `Err(ZxidExhausted)` means this leader has stopped (Apache forces a re-election when
+    /// the counter would reach 0xffffffff); treat it as `StepDown{ZxidExhausted}`.
     pub fn propose(
         &mut self,
         make_txn: impl FnOnce(i64) -> Bytes,
@@ -153,7 +155,8 @@ impl Leader {
             1
         };
         if counter == u32::MAX {
-            self.step_down(StepDownReason::ZxidExhausted);
+            // The error is the step-down notice: the driver must go back to election.
+            self.phase = Phase::Stopped;
             return Err(ZabError::ZxidExhausted(self.new_epoch));
         }
         let zxid = make_zxid(self.new_epoch, counter);
@@ -617,5 +620,174 @@ impl Leader {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::records::LearnerInfo;
+
+    fn cfg() -> ZabConfig {
+        ZabConfig {
+            my_sid: 1,
+            voters: BTreeSet::from([1, 2, 3]),
+            observers: BTreeSet::from([4]),
+            tick_ms: 10,
+            init_limit: 10,
+            sync_limit: 5,
+            commit_log_count: 10,
+            config_version: 0,
+            config_text: Bytes::from_static(b"cfg"),
+        }
+    }
+
+    fn info(l: &mut Leader, from: Sid, accepted: u32) -> Vec<Output> {
+        let info = LearnerInfo {
+            serverid: from as i64,
+            protocol_version: ZAB_PROTOCOL_VERSION,
+            config_version: 0,
+        };
+        l.handle(Input::Packet {
+            from,
+            pkt: ZabPacket::FollowerInfo {
+                zxid: make_zxid(accepted, 0),
+                info,
+            },
+        })
+    }
+
+    fn established(last: i64) -> Leader {
+        let durable = DurableState {
+            accepted_epoch: 3,
+            current_epoch: 3,
+            last_zxid: last,
+            recent: vec![],
+        };
+        let (mut l, out) = Leader::new(cfg(), durable, 0);
+        assert!(out.is_empty(), "no quorum yet: {out:?}");
+        let out = info(&mut l, 2, 7);
+        assert_eq!(out[0], Output::WriteAcceptedEpoch(8));
+        let out = l.handle(Input::Packet {
+            from: 2,
+            pkt: ZabPacket::AckEpoch {
+                zxid: last,
+                current_epoch: 3,
+            },
+        });
+        assert_eq!(out[0], Output::WriteCurrentEpoch(8));
+        assert!(out.iter().any(|o| matches!(
+            o,
+            Output::Send {
+                pkt: ZabPacket::Diff { .. },
+                ..
+            }
+        )));
+        assert!(!l.is_serving());
+        let out = l.handle(Input::Packet {
+            from: 2,
+            pkt: ZabPacket::Ack {
+                zxid: make_zxid(8, 0),
+            },
+        });
+        assert_eq!(out[0], Output::Serving);
+        assert_eq!(
+            out[1],
+            Output::Send {
+                to: 2,
+                pkt: ZabPacket::UpToDate
+            }
+        );
+        l
+    }
+
+    #[test]
+    fn commits_after_a_quorum_including_its_own_fsync() {
+        let mut l = established(make_zxid(3, 9));
+        let (z, out) = l.propose(|_| Bytes::from_static(b"t")).unwrap();
+        assert_eq!(z, make_zxid(8, 1));
+        assert_eq!(
+            out[0],
+            Output::Persist {
+                zxid: z,
+                txn: Bytes::from_static(b"t")
+            }
+        );
+        // A follower ack alone is not a quorum of 3.
+        assert!(l
+            .handle(Input::Packet {
+                from: 2,
+                pkt: ZabPacket::Ack { zxid: z }
+            })
+            .is_empty());
+        let out = l.handle(Input::Persisted { zxid: z });
+        assert_eq!(
+            out[0],
+            Output::Send {
+                to: 2,
+                pkt: ZabPacket::Commit { zxid: z }
+            }
+        );
+        assert_eq!(
+            out[1],
+            Output::ApplyCommitted {
+                zxid: z,
+                txn: Bytes::from_static(b"t")
+            }
+        );
+    }
+
+    #[test]
+    fn zxid_counter_exhaustion_forces_step_down() {
+        let mut l = established(make_zxid(3, 9));
+        l.last_proposed = make_zxid(8, u32::MAX - 1);
+        assert_eq!(
+            l.propose(|_| Bytes::new()).unwrap_err(),
+            ZabError::ZxidExhausted(8)
+        );
+        let out = l.handle(Input::Tick { now_ms: 1 });
+        assert!(out.is_empty(), "stopped leaders stay silent");
+    }
+
+    #[test]
+    fn loses_quorum_when_followers_go_silent() {
+        let mut l = established(0);
+        let mut stepped = false;
+        for t in (5..=200).step_by(5) {
+            let out = l.handle(Input::Tick { now_ms: t });
+            if out.contains(&Output::StepDown {
+                reason: StepDownReason::LostQuorum,
+            }) {
+                assert!(t > 50, "stepped down too early at {t}");
+                stepped = true;
+                break;
+            }
+        }
+        assert!(stepped);
+    }
+
+    #[test]
+    fn refuses_a_learner_with_a_newer_history() {
+        let durable = DurableState {
+            accepted_epoch: 3,
+            current_epoch: 3,
+            last_zxid: make_zxid(3, 2),
+            recent: vec![],
+        };
+        let (mut l, _) = Leader::new(cfg(), durable, 0);
+        info(&mut l, 2, 3);
+        let out = l.handle(Input::Packet {
+            from: 2,
+            pkt: ZabPacket::AckEpoch {
+                zxid: make_zxid(3, 5),
+                current_epoch: 3,
+            },
+        });
+        assert_eq!(
+            out,
+            vec![Output::StepDown {
+                reason: StepDownReason::LearnerAhead(2)
+            }]
+        );
     }
 }

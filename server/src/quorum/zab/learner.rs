@@ -6,7 +6,7 @@ use bytes::Bytes;
 
 use super::config::{DurableState, ZabConfig};
 use super::io::{Input, Output, Sid, StepDownReason};
-use super::{epoch_of, make_zxid};
+use super::{counter_of, epoch_of, make_zxid};
 use crate::proto::quorum::{ZabPacket, ZAB_PROTOCOL_VERSION};
 use crate::proto::records::{Id, LearnerInfo};
 
@@ -294,11 +294,17 @@ impl Learner {
         });
     }
 
-    /// Logs a txn after checking it extends the log: zxids grow and are consecutive within
-    /// an epoch.
+    /// Logs a txn after checking it extends the log: zxids grow, are consecutive within an
+    /// epoch, and a new epoch starts at counter 1.
     fn queue(&mut self, zxid: i64, txn: &Bytes) -> bool {
         let last = self.last_queued;
-        let ok = zxid > last && (epoch_of(zxid) != epoch_of(last) || zxid == last + 1);
+        // Every epoch's txns are numbered from 1 without gaps in any history.
+        let ok = zxid > last
+            && if epoch_of(zxid) == epoch_of(last) {
+                zxid == last + 1
+            } else {
+                counter_of(zxid) == 1
+            };
         if !ok {
             self.protocol(format!("txn {zxid:#x} does not follow {last:#x}"));
             return false;
@@ -379,5 +385,191 @@ impl Learner {
             self.unacked.pop_front();
             self.send(ZabPacket::Ack { zxid: z });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn cfg() -> ZabConfig {
+        ZabConfig {
+            my_sid: 2,
+            voters: BTreeSet::from([1, 2, 3]),
+            observers: BTreeSet::new(),
+            tick_ms: 10,
+            init_limit: 10,
+            sync_limit: 5,
+            commit_log_count: 10,
+            config_version: 0,
+            config_text: Bytes::new(),
+        }
+    }
+
+    fn pkt(l: &mut Learner, p: ZabPacket) -> Vec<Output> {
+        l.handle(Input::Packet { from: 1, pkt: p })
+    }
+
+    fn synced_follower() -> Learner {
+        let durable = DurableState {
+            accepted_epoch: 1,
+            current_epoch: 1,
+            last_zxid: make_zxid(1, 3),
+            recent: vec![],
+        };
+        let (mut l, out) = Learner::new(cfg(), LearnerKind::Follower, 1, &durable, 0);
+        assert!(matches!(
+            &out[0],
+            Output::Send {
+                to: 1,
+                pkt: ZabPacket::FollowerInfo { .. }
+            }
+        ));
+        let out = pkt(
+            &mut l,
+            ZabPacket::LeaderInfo {
+                zxid: make_zxid(2, 0),
+                protocol_version: ZAB_PROTOCOL_VERSION,
+            },
+        );
+        assert_eq!(out[0], Output::WriteAcceptedEpoch(2));
+        assert!(matches!(
+            &out[1],
+            Output::Send {
+                pkt: ZabPacket::AckEpoch {
+                    current_epoch: 1,
+                    ..
+                },
+                ..
+            }
+        ));
+        pkt(
+            &mut l,
+            ZabPacket::Diff {
+                zxid: make_zxid(1, 3),
+            },
+        );
+        let out = pkt(
+            &mut l,
+            ZabPacket::NewLeader {
+                zxid: make_zxid(2, 0),
+                config: Bytes::new(),
+            },
+        );
+        assert_eq!(out[0], Output::WriteCurrentEpoch(2));
+        let out = pkt(&mut l, ZabPacket::UpToDate);
+        assert!(out.contains(&Output::Serving));
+        l
+    }
+
+    #[test]
+    fn acks_a_proposal_only_after_it_is_persisted() {
+        let mut l = synced_follower();
+        let z = make_zxid(2, 1);
+        let out = pkt(
+            &mut l,
+            ZabPacket::Proposal {
+                zxid: z,
+                txn: Bytes::from_static(b"a"),
+            },
+        );
+        assert_eq!(
+            out,
+            vec![Output::Persist {
+                zxid: z,
+                txn: Bytes::from_static(b"a")
+            }]
+        );
+        let out = l.handle(Input::Persisted { zxid: z });
+        assert_eq!(
+            out,
+            vec![Output::Send {
+                to: 1,
+                pkt: ZabPacket::Ack { zxid: z }
+            }]
+        );
+        let out = pkt(&mut l, ZabPacket::Commit { zxid: z });
+        assert_eq!(
+            out,
+            vec![Output::ApplyCommitted {
+                zxid: z,
+                txn: Bytes::from_static(b"a")
+            }]
+        );
+    }
+
+    #[test]
+    fn gaps_and_out_of_order_commits_end_the_role() {
+        let mut l = synced_follower();
+        let out = pkt(
+            &mut l,
+            ZabPacket::Proposal {
+                zxid: make_zxid(2, 2),
+                txn: Bytes::new(),
+            },
+        );
+        assert!(matches!(
+            out[0],
+            Output::StepDown {
+                reason: StepDownReason::Protocol(_)
+            }
+        ));
+        let mut l = synced_follower();
+        pkt(
+            &mut l,
+            ZabPacket::Proposal {
+                zxid: make_zxid(2, 1),
+                txn: Bytes::new(),
+            },
+        );
+        let out = pkt(
+            &mut l,
+            ZabPacket::Commit {
+                zxid: make_zxid(2, 5),
+            },
+        );
+        assert!(matches!(
+            out[0],
+            Output::StepDown {
+                reason: StepDownReason::Protocol(_)
+            }
+        ));
+    }
+
+    #[test]
+    fn refuses_an_older_epoch_and_times_out() {
+        let durable = DurableState {
+            accepted_epoch: 5,
+            current_epoch: 4,
+            last_zxid: 0,
+            recent: vec![],
+        };
+        let (mut l, _) = Learner::new(cfg(), LearnerKind::Follower, 1, &durable, 0);
+        let out = pkt(
+            &mut l,
+            ZabPacket::LeaderInfo {
+                zxid: make_zxid(3, 0),
+                protocol_version: ZAB_PROTOCOL_VERSION,
+            },
+        );
+        assert!(matches!(
+            out[0],
+            Output::StepDown {
+                reason: StepDownReason::EpochTooOld {
+                    proposed: 3,
+                    accepted: 5
+                }
+            }
+        ));
+        let (mut l, _) = Learner::new(cfg(), LearnerKind::Follower, 1, &durable, 0);
+        assert!(l.handle(Input::Tick { now_ms: 100 }).is_empty());
+        let out = l.handle(Input::Tick { now_ms: 101 });
+        assert_eq!(
+            out,
+            vec![Output::StepDown {
+                reason: StepDownReason::LeaderTimeout
+            }]
+        );
     }
 }

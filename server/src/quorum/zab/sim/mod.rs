@@ -19,7 +19,7 @@ use rand::{Rng, SeedableRng};
 
 use self::check::{Checker, Violation};
 use self::disk::Disk;
-use super::{Input, Leader, Learner, LearnerKind, Output, Sid, ZabConfig};
+use super::{Input, Leader, Learner, LearnerKind, Output, Sid, ZabConfig, ZabError};
 use crate::proto::jute::Jute;
 use crate::proto::quorum::{Direction, ZabPacket};
 use crate::proto::records::QuorumPacket;
@@ -361,6 +361,10 @@ impl World {
         };
         match result {
             Ok((_, outs)) => self.apply_outputs(sid, outs),
+            Err(ZabError::ZxidExhausted(_)) => {
+                self.enter_looking(sid);
+                Ok(())
+            }
             Err(e) => Err(format!("serving leader {sid} refused a proposal: {e}")),
         }
     }

@@ -58,19 +58,20 @@ fn sweep(params: SimParams, default_seeds: u64, salt: u64) -> SimStats {
 
 #[test]
 fn three_voters() {
-    let s = sweep(THREE, 300, 3);
+    let s = sweep(THREE, 500, 3);
+    eprintln!("three voters: {s:?}");
     assert!(s.acked > 0 && s.elections > 0 && s.crashes > 0, "{s:?}");
 }
 
 #[test]
 fn five_voters_one_observer() {
-    let s = sweep(FIVE_WITH_OBSERVER, 150, 5);
+    let s = sweep(FIVE_WITH_OBSERVER, 250, 5);
     assert!(s.acked > 0 && s.crashes > 0, "{s:?}");
 }
 
 #[test]
 fn small_commit_log_forces_snapshots() {
-    let s = sweep(THREE_WITH_OBSERVERS, 150, 7);
+    let s = sweep(THREE_WITH_OBSERVERS, 250, 7);
     assert!(s.snapshots > 0, "{s:?}");
 }
 
