@@ -3,6 +3,7 @@
 pub mod codes;
 pub mod election;
 pub mod jute;
+pub mod quorum;
 pub mod records;
 pub mod txn;
 

@@ -1,4 +1,7 @@
-//! The ensemble: leader election and the quorum rules it counts votes with.
+//! The ensemble: leader election (FLE), the quorum rules it counts votes with, and Zab
+//! (discovery, synchronisation, broadcast). Both protocols are sans-I/O state machines;
+//! sockets, disks and clocks live in thin drivers around them.
 
 pub mod election;
 pub mod verifier;
+pub mod zab;

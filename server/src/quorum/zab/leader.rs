@@ -1,0 +1,793 @@
+//! The leader side of Zab: discovery, per-learner sync, and broadcast.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use bytes::Bytes;
+
+use super::config::{DurableState, ZabConfig};
+use super::io::{Input, Output, Sid, StepDownReason, ZabError};
+use super::leader_sync::{plan_sync, SyncPlan};
+use super::{counter_of, epoch_of, make_zxid};
+use crate::proto::quorum::{ZabPacket, ZAB_PROTOCOL_VERSION};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Phase {
+    /// Collecting FOLLOWERINFOs until a quorum agrees on a new epoch.
+    Discovery,
+    /// New epoch chosen; collecting ACKEPOCH, then NEWLEADER acks.
+    Sync,
+    /// A quorum acked NEWLEADER: serving and proposing.
+    Broadcast,
+    Stopped,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Stage {
+    /// FOLLOWERINFO received; LEADERINFO sent once the epoch is known.
+    Info,
+    /// ACKEPOCH received; waiting for the epoch quorum before syncing.
+    EpochAcked,
+    /// Sync packets and NEWLEADER sent; the peer gets every new proposal from now on.
+    AwaitNewLeaderAck,
+    /// NEWLEADER acked; UPTODATE follows once the leader is established.
+    AwaitUpToDate,
+    /// UPTODATE sent.
+    Serving,
+}
+
+#[derive(Debug, Clone)]
+struct Peer {
+    observer: bool,
+    stage: Stage,
+    last_zxid: i64,
+    last_heard_ms: u64,
+}
+
+#[derive(Debug, Clone)]
+struct Pending {
+    txn: Bytes,
+    acks: BTreeSet<Sid>,
+}
+
+/// A leader for one epoch. Built once election picked this server; discards itself (emits
+/// `StepDown`) on any loss of quorum.
+#[derive(Debug)]
+pub struct Leader {
+    cfg: ZabConfig,
+    phase: Phase,
+    now_ms: u64,
+    phase_start_ms: u64,
+    last_ping_ms: u64,
+    accepted_epoch: u32,
+    current_epoch: u32,
+    new_epoch: u32,
+    /// acceptedEpoch of each voter that sent FOLLOWERINFO (and ours).
+    epoch_votes: BTreeMap<Sid, u32>,
+    epoch_acks: BTreeSet<Sid>,
+    newleader_acks: BTreeSet<Sid>,
+    peers: BTreeMap<Sid, Peer>,
+    /// Newest committed txns, ascending (the `committedLog`).
+    window: VecDeque<(i64, Bytes)>,
+    last_committed: i64,
+    last_proposed: i64,
+    persisted: i64,
+    outstanding: BTreeMap<i64, Pending>,
+    out: Vec<Output>,
+}
+
+impl Leader {
+    /// Starts discovery. `durable` is what this server has on disk; its whole log counts as
+    /// the initial history of the new epoch.
+    pub fn new(cfg: ZabConfig, durable: DurableState, now_ms: u64) -> (Leader, Vec<Output>) {
+        let mut window: VecDeque<(i64, Bytes)> = durable.recent.into_iter().collect();
+        while window.len() > cfg.commit_log_count {
+            window.pop_front();
+        }
+        let me = cfg.my_sid;
+        let mut l = Leader {
+            phase: Phase::Discovery,
+            now_ms,
+            phase_start_ms: now_ms,
+            last_ping_ms: now_ms,
+            accepted_epoch: durable.accepted_epoch,
+            current_epoch: durable.current_epoch,
+            new_epoch: 0,
+            epoch_votes: BTreeMap::from([(me, durable.accepted_epoch)]),
+            epoch_acks: BTreeSet::new(),
+            newleader_acks: BTreeSet::new(),
+            peers: BTreeMap::new(),
+            window,
+            last_committed: durable.last_zxid,
+            last_proposed: durable.last_zxid,
+            persisted: durable.last_zxid,
+            outstanding: BTreeMap::new(),
+            out: Vec::new(),
+            cfg,
+        };
+        l.try_decide_epoch();
+        let out = std::mem::take(&mut l.out);
+        (l, out)
+    }
+
+    /// The epoch being established (0 until discovery picked it).
+    pub fn epoch(&self) -> u32 {
+        self.new_epoch
+    }
+
+    /// True once a quorum acked NEWLEADER and proposals are accepted.
+    pub fn is_serving(&self) -> bool {
+        self.phase == Phase::Broadcast
+    }
+
+    pub fn last_committed(&self) -> i64 {
+        self.last_committed
+    }
+
+    /// Feeds one input; returns what to do, in order.
+    pub fn handle(&mut self, input: Input) -> Vec<Output> {
+        if self.phase != Phase::Stopped {
+            match input {
+                Input::Packet { from, pkt } => self.on_packet(from, pkt),
+                Input::Persisted { zxid } => self.on_persisted(zxid),
+                Input::Tick { now_ms } => self.on_tick(now_ms),
+                Input::PeerDisconnected { sid } => {
+                    self.peers.remove(&sid);
+                }
+            }
+        }
+        std::mem::take(&mut self.out)
+    }
+
+    /// Proposes a txn. `make_txn` gets the zxid assigned to it (the txn header carries it).
+    /// `Err(ZxidExhausted)` means this leader has stopped (Apache forces a re-election when
+    /// the counter would reach 0xffffffff); treat it as `StepDown{ZxidExhausted}`.
+    pub fn propose(
+        &mut self,
+        make_txn: impl FnOnce(i64) -> Bytes,
+    ) -> Result<(i64, Vec<Output>), ZabError> {
+        if self.phase != Phase::Broadcast {
+            return Err(ZabError::NotServing);
+        }
+        let counter = counter_of(self.last_proposed).wrapping_add(1);
+        let counter = if epoch_of(self.last_proposed) == self.new_epoch {
+            counter
+        } else {
+            1
+        };
+        if counter == u32::MAX {
+            // The error is the step-down notice: the driver must go back to election.
+            self.phase = Phase::Stopped;
+            return Err(ZabError::ZxidExhausted(self.new_epoch));
+        }
+        let zxid = make_zxid(self.new_epoch, counter);
+        let txn = make_txn(zxid);
+        self.last_proposed = zxid;
+        self.outstanding.insert(
+            zxid,
+            Pending {
+                txn: txn.clone(),
+                acks: BTreeSet::new(),
+            },
+        );
+        self.out.push(Output::Persist {
+            zxid,
+            txn: txn.clone(),
+        });
+        let pkt = ZabPacket::Proposal { zxid, txn };
+        let to: Vec<Sid> = self.forwarding(false).collect();
+        for sid in to {
+            self.send(sid, pkt.clone());
+        }
+        Ok((zxid, std::mem::take(&mut self.out)))
+    }
+
+    /// Answers a learner's REVALIDATE.
+    pub fn revalidate_reply(
+        &mut self,
+        to: Sid,
+        session_id: i64,
+        valid: bool,
+    ) -> Result<Vec<Output>, ZabError> {
+        self.reply(to, ZabPacket::RevalidateReply { session_id, valid })
+    }
+
+    /// Answers a forwarded sync; every commit issued before this call precedes it.
+    pub fn sync_reply(&mut self, to: Sid) -> Result<Vec<Output>, ZabError> {
+        self.reply(to, ZabPacket::Sync)
+    }
+
+    fn reply(&mut self, to: Sid, pkt: ZabPacket) -> Result<Vec<Output>, ZabError> {
+        if !self.peers.contains_key(&to) {
+            return Err(ZabError::UnknownLearner(to));
+        }
+        self.send(to, pkt);
+        Ok(std::mem::take(&mut self.out))
+    }
+
+    fn send(&mut self, to: Sid, pkt: ZabPacket) {
+        self.out.push(Output::Send { to, pkt });
+    }
+
+    /// Peers that receive broadcast traffic: followers (`observers == false`) or observers.
+    fn forwarding(&self, observers: bool) -> impl Iterator<Item = Sid> + '_ {
+        self.peers
+            .iter()
+            .filter(move |(_, p)| p.stage >= Stage::AwaitNewLeaderAck && p.observer == observers)
+            .map(|(s, _)| *s)
+    }
+
+    fn step_down(&mut self, reason: StepDownReason) {
+        self.phase = Phase::Stopped;
+        self.out.push(Output::StepDown { reason });
+    }
+
+    fn drop_peer(&mut self, sid: Sid) {
+        self.peers.remove(&sid);
+        self.out.push(Output::Disconnect { sid });
+    }
+
+    fn on_packet(&mut self, from: Sid, pkt: ZabPacket) {
+        if let Some(p) = self.peers.get_mut(&from) {
+            p.last_heard_ms = self.now_ms;
+        }
+        match pkt {
+            ZabPacket::FollowerInfo { zxid, info } => {
+                self.on_info(from, zxid, info.config_version, false)
+            }
+            ZabPacket::ObserverInfo { zxid, info } => {
+                self.on_info(from, zxid, info.config_version, true)
+            }
+            ZabPacket::AckEpoch {
+                zxid,
+                current_epoch,
+            } => self.on_ack_epoch(from, zxid, current_epoch),
+            ZabPacket::Ack { zxid } => self.on_ack(from, zxid),
+            ZabPacket::Ping { sessions, .. } => {
+                if !sessions.is_empty() && self.peers.contains_key(&from) {
+                    self.out.push(Output::TouchSessions { from, sessions });
+                }
+            }
+            ZabPacket::Request {
+                session_id,
+                cxid,
+                kind,
+                request,
+                authinfo,
+            } => {
+                if self.peer_serving(from) {
+                    self.out.push(Output::ForwardedRequest {
+                        from,
+                        session_id,
+                        cxid,
+                        kind,
+                        request,
+                        authinfo,
+                    });
+                }
+            }
+            ZabPacket::RevalidateRequest {
+                session_id,
+                timeout,
+            } => {
+                if self.peers.contains_key(&from) {
+                    self.out.push(Output::RevalidateSession {
+                        from,
+                        session_id,
+                        timeout,
+                    });
+                }
+            }
+            other => {
+                if self.peers.contains_key(&from) {
+                    tracing::warn!(from, kind = other.kind(), "unexpected packet from learner");
+                    self.drop_peer(from);
+                }
+            }
+        }
+    }
+
+    fn peer_serving(&self, sid: Sid) -> bool {
+        self.peers
+            .get(&sid)
+            .is_some_and(|p| p.stage == Stage::Serving)
+    }
+
+    fn on_info(&mut self, from: Sid, zxid: i64, config_version: i64, observer: bool) {
+        let allowed = if observer {
+            self.cfg.observers.contains(&from)
+        } else {
+            self.cfg.is_voter(from)
+        };
+        if !allowed || config_version > self.cfg.config_version || from == self.cfg.my_sid {
+            self.out.push(Output::Disconnect { sid: from });
+            return;
+        }
+        self.peers.insert(
+            from,
+            Peer {
+                observer,
+                stage: Stage::Info,
+                last_zxid: 0,
+                last_heard_ms: self.now_ms,
+            },
+        );
+        if self.phase == Phase::Discovery && !observer {
+            self.epoch_votes.insert(from, epoch_of(zxid));
+            self.try_decide_epoch();
+        } else if self.phase > Phase::Discovery {
+            self.send_leader_info(from);
+        }
+    }
+
+    fn send_leader_info(&mut self, to: Sid) {
+        let zxid = make_zxid(self.new_epoch, 0);
+        self.send(
+            to,
+            ZabPacket::LeaderInfo {
+                zxid,
+                protocol_version: ZAB_PROTOCOL_VERSION,
+            },
+        );
+    }
+
+    fn try_decide_epoch(&mut self) {
+        if self.phase != Phase::Discovery || !self.cfg.is_quorum(self.epoch_votes.keys()) {
+            return;
+        }
+        let max = self.epoch_votes.values().copied().max().unwrap_or(0);
+        let Some(new_epoch) = max.checked_add(1) else {
+            self.step_down(StepDownReason::Protocol("epoch space exhausted".into()));
+            return;
+        };
+        self.new_epoch = new_epoch;
+        self.accepted_epoch = new_epoch;
+        self.phase = Phase::Sync;
+        self.phase_start_ms = self.now_ms;
+        self.out.push(Output::WriteAcceptedEpoch(new_epoch));
+        self.epoch_acks.insert(self.cfg.my_sid);
+        let waiting: Vec<Sid> = self.peers.keys().copied().collect();
+        for sid in waiting {
+            self.send_leader_info(sid);
+        }
+        self.try_epoch_quorum();
+    }
+
+    fn on_ack_epoch(&mut self, from: Sid, zxid: i64, current_epoch: i32) {
+        if self.phase < Phase::Sync {
+            return;
+        }
+        let Some(peer) = self.peers.get_mut(&from) else {
+            return;
+        };
+        if peer.stage != Stage::Info {
+            self.drop_peer(from);
+            return;
+        }
+        if current_epoch >= 0 {
+            let theirs = (current_epoch as u32, zxid);
+            if theirs > (self.current_epoch, self.last_committed) {
+                self.step_down(StepDownReason::LearnerAhead(from));
+                return;
+            }
+        }
+        peer.stage = Stage::EpochAcked;
+        peer.last_zxid = zxid;
+        let observer = peer.observer;
+        if current_epoch >= 0 && !observer {
+            self.epoch_acks.insert(from);
+        }
+        if self.epoch_acks_done() {
+            self.sync_peer(from);
+        } else {
+            self.try_epoch_quorum();
+        }
+    }
+
+    /// True once the epoch quorum was reached (our currentEpoch is the new epoch).
+    fn epoch_acks_done(&self) -> bool {
+        self.phase == Phase::Broadcast
+            || (self.phase == Phase::Sync && self.current_epoch == self.new_epoch)
+    }
+
+    fn try_epoch_quorum(&mut self) {
+        if self.epoch_acks_done() || !self.cfg.is_quorum(self.epoch_acks.iter()) {
+            return;
+        }
+        self.current_epoch = self.new_epoch;
+        self.out.push(Output::WriteCurrentEpoch(self.new_epoch));
+        self.newleader_acks.insert(self.cfg.my_sid);
+        let ready: Vec<Sid> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.stage == Stage::EpochAcked)
+            .map(|(s, _)| *s)
+            .collect();
+        for sid in ready {
+            self.sync_peer(sid);
+        }
+        self.try_establish();
+    }
+
+    /// Queues the sync packets, any outstanding proposals, then NEWLEADER.
+    fn sync_peer(&mut self, sid: Sid) {
+        let Some(peer) = self.peers.get(&sid) else {
+            return;
+        };
+        let (peer_zxid, observer) = (peer.last_zxid, peer.observer);
+        let max = self.last_committed;
+        let diff_after = match plan_sync(&self.window, max, peer_zxid) {
+            SyncPlan::Diff { after } => {
+                self.send(sid, ZabPacket::Diff { zxid: max });
+                Some(after)
+            }
+            SyncPlan::TruncDiff { to } => {
+                self.send(sid, ZabPacket::Trunc { zxid: to });
+                Some(to)
+            }
+            SyncPlan::Trunc { to } => {
+                self.send(sid, ZabPacket::Trunc { zxid: to });
+                None
+            }
+            SyncPlan::Snap => {
+                self.send(sid, ZabPacket::Snap { zxid: max });
+                self.out.push(Output::SendSnapshot { to: sid, zxid: max });
+                None
+            }
+        };
+        if let Some(after) = diff_after {
+            let txns: Vec<(i64, Bytes)> = self
+                .window
+                .iter()
+                .filter(|(z, _)| *z > after)
+                .cloned()
+                .collect();
+            for (zxid, txn) in txns {
+                self.send(sid, ZabPacket::Proposal { zxid, txn });
+                self.send(sid, ZabPacket::Commit { zxid });
+            }
+        }
+        if !observer {
+            let pending: Vec<(i64, Bytes)> = self
+                .outstanding
+                .iter()
+                .map(|(z, p)| (*z, p.txn.clone()))
+                .collect();
+            for (zxid, txn) in pending {
+                self.send(sid, ZabPacket::Proposal { zxid, txn });
+            }
+        }
+        let zxid = make_zxid(self.new_epoch, 0);
+        self.send(
+            sid,
+            ZabPacket::NewLeader {
+                zxid,
+                config: self.cfg.config_text.clone(),
+            },
+        );
+        if let Some(p) = self.peers.get_mut(&sid) {
+            p.stage = Stage::AwaitNewLeaderAck;
+        }
+    }
+
+    fn on_ack(&mut self, from: Sid, zxid: i64) {
+        let Some(peer) = self.peers.get_mut(&from) else {
+            return;
+        };
+        if zxid == make_zxid(self.new_epoch, 0) {
+            if peer.stage != Stage::AwaitNewLeaderAck {
+                return; // the ACK of UPTODATE
+            }
+            peer.stage = Stage::AwaitUpToDate;
+            if !peer.observer {
+                self.newleader_acks.insert(from);
+            }
+            if self.phase == Phase::Broadcast {
+                self.send_up_to_date(from);
+            } else {
+                self.try_establish();
+            }
+            return;
+        }
+        if peer.observer || peer.stage < Stage::AwaitNewLeaderAck {
+            return;
+        }
+        if let Some(p) = self.outstanding.get_mut(&zxid) {
+            p.acks.insert(from);
+            self.try_commit();
+        }
+    }
+
+    fn send_up_to_date(&mut self, sid: Sid) {
+        self.send(sid, ZabPacket::UpToDate);
+        if let Some(p) = self.peers.get_mut(&sid) {
+            p.stage = Stage::Serving;
+        }
+    }
+
+    fn try_establish(&mut self) {
+        if self.phase != Phase::Sync
+            || !self.epoch_acks_done()
+            || !self.cfg.is_quorum(self.newleader_acks.iter())
+        {
+            return;
+        }
+        self.phase = Phase::Broadcast;
+        self.out.push(Output::Serving);
+        let acked: Vec<Sid> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.stage == Stage::AwaitUpToDate)
+            .map(|(s, _)| *s)
+            .collect();
+        for sid in acked {
+            self.send_up_to_date(sid);
+        }
+    }
+
+    fn on_persisted(&mut self, zxid: i64) {
+        self.persisted = self.persisted.max(zxid);
+        let me = self.cfg.my_sid;
+        for (_, p) in self.outstanding.range_mut(..=zxid) {
+            p.acks.insert(me);
+        }
+        self.try_commit();
+    }
+
+    /// Commits outstanding proposals in zxid order while the oldest has a quorum.
+    fn try_commit(&mut self) {
+        while let Some(entry) = self.outstanding.first_entry() {
+            if !self.cfg.is_quorum(entry.get().acks.iter()) {
+                break;
+            }
+            let zxid = *entry.key();
+            let txn = entry.remove().txn;
+            self.last_committed = zxid;
+            self.window.push_back((zxid, txn.clone()));
+            while self.window.len() > self.cfg.commit_log_count {
+                self.window.pop_front();
+            }
+            let followers: Vec<Sid> = self.forwarding(false).collect();
+            for sid in followers {
+                self.send(sid, ZabPacket::Commit { zxid });
+            }
+            let observers: Vec<Sid> = self.forwarding(true).collect();
+            for sid in observers {
+                self.send(
+                    sid,
+                    ZabPacket::Inform {
+                        zxid,
+                        txn: txn.clone(),
+                    },
+                );
+            }
+            self.out.push(Output::ApplyCommitted { zxid, txn });
+        }
+    }
+
+    fn on_tick(&mut self, now_ms: u64) {
+        self.now_ms = self.now_ms.max(now_ms);
+        let now = self.now_ms;
+        if self.phase != Phase::Broadcast
+            && now.saturating_sub(self.phase_start_ms) > self.cfg.init_ms()
+        {
+            self.step_down(StepDownReason::InitTimeout);
+            return;
+        }
+        let (init_ms, sync_ms) = (self.cfg.init_ms(), self.cfg.sync_ms());
+        let dead: Vec<Sid> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| {
+                let limit = if p.stage == Stage::Serving {
+                    sync_ms
+                } else {
+                    init_ms
+                };
+                now.saturating_sub(p.last_heard_ms) > limit
+            })
+            .map(|(s, _)| *s)
+            .collect();
+        for sid in dead {
+            self.drop_peer(sid);
+        }
+        if now.saturating_sub(self.last_ping_ms) >= self.cfg.tick_ms / 2 {
+            self.last_ping_ms = now;
+            let targets: Vec<Sid> = self
+                .peers
+                .iter()
+                .filter(|(_, p)| p.stage >= Stage::AwaitUpToDate)
+                .map(|(s, _)| *s)
+                .collect();
+            for sid in targets {
+                self.send(
+                    sid,
+                    ZabPacket::Ping {
+                        zxid: self.last_proposed,
+                        sessions: Vec::new(),
+                    },
+                );
+            }
+            if self.phase == Phase::Broadcast {
+                let me = self.cfg.my_sid;
+                let synced = self
+                    .peers
+                    .iter()
+                    .filter(|(_, p)| p.stage == Stage::Serving && !p.observer)
+                    .map(|(s, _)| s)
+                    .chain(std::iter::once(&me));
+                if !self.cfg.is_quorum(synced) {
+                    self.step_down(StepDownReason::LostQuorum);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::records::LearnerInfo;
+
+    fn cfg() -> ZabConfig {
+        ZabConfig {
+            my_sid: 1,
+            voters: BTreeSet::from([1, 2, 3]),
+            observers: BTreeSet::from([4]),
+            tick_ms: 10,
+            init_limit: 10,
+            sync_limit: 5,
+            commit_log_count: 10,
+            config_version: 0,
+            config_text: Bytes::from_static(b"cfg"),
+        }
+    }
+
+    fn info(l: &mut Leader, from: Sid, accepted: u32) -> Vec<Output> {
+        let info = LearnerInfo {
+            serverid: from as i64,
+            protocol_version: ZAB_PROTOCOL_VERSION,
+            config_version: 0,
+        };
+        l.handle(Input::Packet {
+            from,
+            pkt: ZabPacket::FollowerInfo {
+                zxid: make_zxid(accepted, 0),
+                info,
+            },
+        })
+    }
+
+    fn established(last: i64) -> Leader {
+        let durable = DurableState {
+            accepted_epoch: 3,
+            current_epoch: 3,
+            last_zxid: last,
+            recent: vec![],
+        };
+        let (mut l, out) = Leader::new(cfg(), durable, 0);
+        assert!(out.is_empty(), "no quorum yet: {out:?}");
+        let out = info(&mut l, 2, 7);
+        assert_eq!(out[0], Output::WriteAcceptedEpoch(8));
+        let out = l.handle(Input::Packet {
+            from: 2,
+            pkt: ZabPacket::AckEpoch {
+                zxid: last,
+                current_epoch: 3,
+            },
+        });
+        assert_eq!(out[0], Output::WriteCurrentEpoch(8));
+        assert!(out.iter().any(|o| matches!(
+            o,
+            Output::Send {
+                pkt: ZabPacket::Diff { .. },
+                ..
+            }
+        )));
+        assert!(!l.is_serving());
+        let out = l.handle(Input::Packet {
+            from: 2,
+            pkt: ZabPacket::Ack {
+                zxid: make_zxid(8, 0),
+            },
+        });
+        assert_eq!(out[0], Output::Serving);
+        assert_eq!(
+            out[1],
+            Output::Send {
+                to: 2,
+                pkt: ZabPacket::UpToDate
+            }
+        );
+        l
+    }
+
+    #[test]
+    fn commits_after_a_quorum_including_its_own_fsync() {
+        let mut l = established(make_zxid(3, 9));
+        let (z, out) = l.propose(|_| Bytes::from_static(b"t")).unwrap();
+        assert_eq!(z, make_zxid(8, 1));
+        assert_eq!(
+            out[0],
+            Output::Persist {
+                zxid: z,
+                txn: Bytes::from_static(b"t")
+            }
+        );
+        // A follower ack alone is not a quorum of 3.
+        assert!(l
+            .handle(Input::Packet {
+                from: 2,
+                pkt: ZabPacket::Ack { zxid: z }
+            })
+            .is_empty());
+        let out = l.handle(Input::Persisted { zxid: z });
+        assert_eq!(
+            out[0],
+            Output::Send {
+                to: 2,
+                pkt: ZabPacket::Commit { zxid: z }
+            }
+        );
+        assert_eq!(
+            out[1],
+            Output::ApplyCommitted {
+                zxid: z,
+                txn: Bytes::from_static(b"t")
+            }
+        );
+    }
+
+    #[test]
+    fn zxid_counter_exhaustion_forces_step_down() {
+        let mut l = established(make_zxid(3, 9));
+        l.last_proposed = make_zxid(8, u32::MAX - 1);
+        assert_eq!(
+            l.propose(|_| Bytes::new()).unwrap_err(),
+            ZabError::ZxidExhausted(8)
+        );
+        let out = l.handle(Input::Tick { now_ms: 1 });
+        assert!(out.is_empty(), "stopped leaders stay silent");
+    }
+
+    #[test]
+    fn loses_quorum_when_followers_go_silent() {
+        let mut l = established(0);
+        let mut stepped = false;
+        for t in (5..=200).step_by(5) {
+            let out = l.handle(Input::Tick { now_ms: t });
+            if out.contains(&Output::StepDown {
+                reason: StepDownReason::LostQuorum,
+            }) {
+                assert!(t > 50, "stepped down too early at {t}");
+                stepped = true;
+                break;
+            }
+        }
+        assert!(stepped);
+    }
+
+    #[test]
+    fn refuses_a_learner_with_a_newer_history() {
+        let durable = DurableState {
+            accepted_epoch: 3,
+            current_epoch: 3,
+            last_zxid: make_zxid(3, 2),
+            recent: vec![],
+        };
+        let (mut l, _) = Leader::new(cfg(), durable, 0);
+        info(&mut l, 2, 3);
+        let out = l.handle(Input::Packet {
+            from: 2,
+            pkt: ZabPacket::AckEpoch {
+                zxid: make_zxid(3, 5),
+                current_epoch: 3,
+            },
+        });
+        assert_eq!(
+            out,
+            vec![Output::StepDown {
+                reason: StepDownReason::LearnerAhead(2)
+            }]
+        );
+    }
+}
