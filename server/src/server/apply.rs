@@ -1,14 +1,16 @@
-//! The commit path: once the log thread reports txns durable, apply them in zxid order, fire
-//! watches, answer their requests, then run the reads that were waiting behind them.
+//! The commit path: apply txns in zxid order, fire watches, answer their requests, then run
+//! the reads that were waiting behind them. Standalone, the log thread reports txns durable;
+//! in an ensemble, Zab reports them committed.
 
 use tracing::info;
 
 use super::core::{Core, Deferred, Origin};
 use crate::pipeline::replies::write_reply;
 use crate::proto::codes::op;
-use crate::proto::txn::TxnBody;
+use crate::proto::txn::{Txn, TxnBody};
 
 impl Core {
+    /// Standalone: everything up to `last_zxid` is durable, so it is committed.
     pub(super) fn apply_through(&mut self, last_zxid: i64) {
         while self
             .inflight
@@ -18,70 +20,107 @@ impl Core {
             let Some(inf) = self.inflight.pop_front() else {
                 break;
             };
-            let txn = inf.txn;
-            let zxid = txn.hdr.zxid;
-            let session = txn.hdr.client_id;
-            let res = self.tree.apply(&txn);
-            self.pending.applied(zxid);
-            for t in &res.triggers {
-                for s in self.watches.trigger(&t.path, t.event) {
-                    if let Some(conn) = self.session_conn.get(&s).copied() {
-                        self.notify(conn, t.event, &t.path, zxid);
-                    }
-                }
-            }
-            match inf.origin {
-                Origin::Connect {
-                    conn,
-                    timeout,
-                    send_read_only,
-                    at,
-                } => {
-                    self.send_connect_response(conn, session, timeout, send_read_only);
-                    self.note_op(conn, op::CREATE_SESSION, 0, zxid);
-                    self.record_latency(conn, at);
-                }
-                Origin::Client {
-                    conn,
-                    xid,
-                    op: kind,
-                    at,
-                } => {
-                    let (err, body) = match write_reply(kind, &res) {
-                        Ok(b) => (0, b),
-                        Err(e) => (e.code(), Vec::new()),
-                    };
-                    self.reply(conn, xid, zxid, err, &body);
-                    self.note_op(conn, kind, xid, zxid);
-                    self.record_latency(conn, at);
-                }
-                Origin::Server => {}
-            }
-            if let TxnBody::CloseSession(_) = txn.body {
-                if txn.hdr.kind == op::CLOSE_SESSION {
-                    self.finish_close_session(session);
-                }
-            }
-            self.run_deferred(session, zxid);
+            self.apply_txn(inf.txn, inf.origin);
         }
     }
 
-    fn finish_close_session(&mut self, session: i64) {
-        self.sessions.remove(session);
+    /// Applies a txn to the tree and the session tracker, with no one to answer (start-up
+    /// replay, fast-forward after a role ends).
+    pub(super) fn apply_to_state(&mut self, txn: &Txn) {
+        self.tree.apply(txn);
+        self.track_sessions(txn);
+    }
+
+    fn track_sessions(&mut self, txn: &Txn) {
+        let session = txn.hdr.client_id;
+        match &txn.body {
+            TxnBody::CreateSession(c)
+                if txn.hdr.kind == op::CREATE_SESSION && !self.sessions.is_active(session) =>
+            {
+                self.sessions.add(session, c.time_out, self.now());
+            }
+            TxnBody::CloseSession(_) if txn.hdr.kind == op::CLOSE_SESSION => {
+                self.finish_close_session(session);
+            }
+            _ => {}
+        }
+    }
+
+    /// Applies one committed txn and answers whoever waits for it here.
+    pub(super) fn apply_txn(&mut self, txn: Txn, origin: Origin) {
+        let zxid = txn.hdr.zxid;
+        let session = txn.hdr.client_id;
+        let res = self.tree.apply(&txn);
+        self.pending.applied(zxid);
+        for t in &res.triggers {
+            for s in self.watches.trigger(&t.path, t.event) {
+                if let Some(conn) = self.session_conn.get(&s).copied() {
+                    self.notify(conn, t.event, &t.path, zxid);
+                }
+            }
+        }
+        match origin {
+            Origin::Connect {
+                conn,
+                timeout,
+                send_read_only,
+                at,
+            } => {
+                self.send_connect_response(conn, session, timeout, send_read_only);
+                self.note_op(conn, op::CREATE_SESSION, 0, zxid);
+                self.record_latency(conn, at);
+            }
+            Origin::Client {
+                conn,
+                xid,
+                op: kind,
+                at,
+            } => {
+                let (err, body) = match write_reply(kind, &res) {
+                    Ok(b) => (0, b),
+                    Err(e) => (e.code(), Vec::new()),
+                };
+                self.reply(conn, xid, zxid, err, &body);
+                self.note_op(conn, kind, xid, zxid);
+                self.record_latency(conn, at);
+            }
+            Origin::Server | Origin::Remote => {}
+        }
+        self.track_sessions(&txn);
+        self.run_deferred(session, zxid, txn.hdr.cxid);
+    }
+
+    pub(super) fn finish_close_session(&mut self, session: i64) {
+        if self.sessions.remove(session).is_none() && !self.session_conn.contains_key(&session) {
+            return;
+        }
         self.watches.remove_session(session);
         if let Some(conn) = self.session_conn.remove(&session) {
             self.close_conn(conn);
         }
+        self.queues.remove(&session);
         info!("Closed session 0x{session:x}");
     }
 
-    /// Pops the session's marker for `zxid`, then answers reads queued behind it.
-    fn run_deferred(&mut self, session: i64, zxid: i64) {
-        let Some(q) = self.queues.get_mut(&session) else {
+    /// Pops the session's marker for this txn (by zxid here, by cxid if forwarded), then
+    /// answers the reads queued behind it.
+    fn run_deferred(&mut self, session: i64, zxid: i64, cxid: i32) {
+        let Some(q) = self.queues.get(&session) else {
             return;
         };
-        if let Some(Deferred::Write(z)) = q.front() {
-            if *z == zxid {
+        let marker = match q.front() {
+            Some(Deferred::Write(z)) if *z == zxid => Deferred::Write(zxid),
+            Some(Deferred::Forwarded(c)) if *c == cxid => Deferred::Forwarded(cxid),
+            _ => return,
+        };
+        self.run_deferred_after(session, marker);
+    }
+
+    /// Pops `marker` if it heads the session's queue, then answers queued reads up to the
+    /// next pending write.
+    pub(super) fn run_deferred_after(&mut self, session: i64, marker: Deferred) {
+        if let Some(q) = self.queues.get_mut(&session) {
+            if q.front() == Some(&marker) {
                 q.pop_front();
             }
         }
@@ -102,7 +141,7 @@ impl Core {
                         self.execute_read(conn, xid, op, body, at);
                     }
                 }
-                Some(Deferred::Write(_)) => return,
+                Some(_) => return,
                 None => {
                     self.queues.remove(&session);
                     return;

@@ -21,6 +21,7 @@ use crate::proto::records::ReplyHeader;
 use crate::proto::txn::Txn;
 use crate::session::SessionTracker;
 use crate::storage::group_commit::{LogEvent, LogThread};
+use crate::storage::txnlog::TxnLogWriter;
 use crate::tree::DataTree;
 use crate::watch::WatchManager;
 
@@ -37,6 +38,7 @@ pub struct CoreConfig {
     pub enforce_quota: bool,
     pub super_digest: Option<String>,
     pub data_dir: PathBuf,
+    pub snap_count: u64,
     pub container_check_interval: Duration,
     /// The whole configuration, for `conf`, `envi` and the 4-letter-word whitelist.
     pub server_config: Arc<crate::config::ServerConfig>,
@@ -67,8 +69,11 @@ pub(super) enum Origin {
         send_read_only: bool,
         at: Instant,
     },
-    /// Server-initiated (session expiry, container reaper).
+    /// Server-initiated (session expiry, container reaper), or committed from another
+    /// server's log: nobody here waits for it.
     Server,
+    /// Leader: a request a learner forwarded; the learner answers its client.
+    Remote,
 }
 
 pub(super) struct Inflight {
@@ -77,8 +82,12 @@ pub(super) struct Inflight {
 }
 
 /// A session's requests that must wait for its earlier writes.
+#[derive(PartialEq)]
 pub(super) enum Deferred {
+    /// A write prepared here (standalone, leader), by zxid.
     Write(i64),
+    /// A write or sync forwarded to the leader (learner), by the client's xid.
+    Forwarded(i32),
     Read {
         conn: ConnId,
         xid: i32,
@@ -99,7 +108,17 @@ pub struct Core {
     pub(super) queues: HashMap<i64, VecDeque<Deferred>>,
     pub(super) inflight: VecDeque<Inflight>,
     pub(super) last_assigned_zxid: i64,
-    pub(super) log: LogThread,
+    /// The log thread; `None` only while it is being replaced.
+    pub(super) log: Option<LogThread>,
+    /// Generation of the log thread, so events of a replaced one are ignored.
+    pub(super) log_gen: u64,
+    pub(super) log_tx: mpsc::UnboundedSender<(u64, LogEvent)>,
+    pub(super) role: super::ensemble::Role,
+    /// Set when this server is a member of an ensemble.
+    pub(super) quorum: Option<super::ensemble::QuorumCtx>,
+    /// Learner: requests sent to the leader, by (session, cxid), until they come back
+    /// committed. Revalidations use cxid `i32::MIN`.
+    pub(super) forwarded: HashMap<(i64, i32), Origin>,
     pub(super) clock: Instant,
     pub(super) stats: super::stats::ServerStats,
     pub(super) snapshot_running: Arc<AtomicBool>,
@@ -113,11 +132,14 @@ pub fn wall_ms() -> i64 {
 }
 
 impl Core {
+    /// A core that logs with `writer`; its log events arrive on `log_tx`'s receiver.
     pub fn new(
         cfg: CoreConfig,
         tree: DataTree,
         restored_sessions: &[(i64, i32)],
-        log: LogThread,
+        writer: TxnLogWriter,
+        log_tx: mpsc::UnboundedSender<(u64, LogEvent)>,
+        quorum: Option<super::ensemble::QuorumCtx>,
     ) -> Core {
         let clock = Instant::now();
         let mut sessions = SessionTracker::new(cfg.server_id, cfg.tick_ms, wall_ms());
@@ -125,7 +147,7 @@ impl Core {
             sessions.add(id, timeout, 0);
         }
         let last = tree.last_processed_zxid();
-        Core {
+        let mut core = Core {
             cfg,
             tree,
             pending: PendingChanges::new(),
@@ -136,10 +158,50 @@ impl Core {
             queues: HashMap::new(),
             inflight: VecDeque::new(),
             last_assigned_zxid: last,
-            log,
+            log: None,
+            log_gen: 0,
+            log_tx,
+            role: if quorum.is_some() {
+                super::ensemble::Role::Looking
+            } else {
+                super::ensemble::Role::Standalone
+            },
+            quorum,
+            forwarded: HashMap::new(),
             clock,
             stats: super::stats::ServerStats::new(),
             snapshot_running: Arc::new(AtomicBool::new(false)),
+        };
+        core.spawn_log(writer);
+        core
+    }
+
+    /// Starts a log thread on `writer`, tagging its events with a new generation.
+    pub(super) fn spawn_log(&mut self, writer: TxnLogWriter) {
+        self.log_gen += 1;
+        let gen = self.log_gen;
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let fwd = self.log_tx.clone();
+        tokio::spawn(async move {
+            while let Some(ev) = rx.recv().await {
+                if fwd.send((gen, ev)).is_err() {
+                    break;
+                }
+            }
+        });
+        self.log = Some(LogThread::spawn(writer, self.cfg.snap_count, tx));
+    }
+
+    /// Stops the log thread after it has committed everything queued.
+    pub(super) fn stop_log(&mut self) {
+        if let Some(l) = self.log.take() {
+            l.shutdown();
+        }
+    }
+
+    pub(super) fn log_submit(&mut self, zxid: i64, payload: Vec<u8>) {
+        if let Some(l) = &self.log {
+            l.submit(zxid, payload);
         }
     }
 
@@ -191,10 +253,19 @@ impl Core {
     pub async fn run(
         mut self,
         mut rx: mpsc::UnboundedReceiver<ToCore>,
-        mut log_events: mpsc::UnboundedReceiver<LogEvent>,
+        mut log_events: mpsc::UnboundedReceiver<(u64, LogEvent)>,
+        mut quorum_rx: mpsc::UnboundedReceiver<super::ensemble::QuorumEvent>,
+        mut peer_rx: mpsc::UnboundedReceiver<crate::quorum::transport::PeerEvent>,
     ) {
         let mut reaper = tokio::time::interval(self.cfg.container_check_interval);
         reaper.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let in_ensemble = self.quorum.is_some();
+        let tick_ms = (self.cfg.tick_ms / 2).clamp(10, 1000);
+        let mut zab_tick = tokio::time::interval(Duration::from_millis(tick_ms));
+        zab_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        if in_ensemble {
+            self.start_looking();
+        }
         loop {
             let next_expiry = self
                 .sessions
@@ -204,22 +275,53 @@ impl Core {
             tokio::select! {
                 biased;
                 ev = log_events.recv() => match ev {
-                    Some(LogEvent::Synced { last_zxid }) => self.apply_through(last_zxid),
-                    Some(LogEvent::SnapshotDue) => self.start_snapshot(),
-                    Some(LogEvent::Failed(e)) => {
-                        // Nothing after this point may be acknowledged: stop hard, as Apache does.
-                        error!("transaction log failed: {e}; exiting");
-                        std::process::exit(3);
-                    }
+                    Some((gen, ev)) if gen == self.log_gen => self.on_log_event(ev),
+                    Some(_) => {}
                     None => return,
                 },
+                ev = peer_rx.recv(), if in_ensemble => {
+                    if let Some(ev) = ev {
+                        self.on_peer_event(ev);
+                    }
+                }
+                ev = quorum_rx.recv(), if in_ensemble => {
+                    if let Some(ev) = ev {
+                        self.on_quorum_event(ev);
+                    }
+                }
                 msg = rx.recv() => match msg {
                     Some(m) => self.handle(m),
                     None => return,
                 },
                 _ = tokio::time::sleep_until(next_expiry) => self.expire_sessions(),
                 _ = reaper.tick() => self.reap_containers(),
+                _ = zab_tick.tick(), if in_ensemble => self.quorum_tick(),
             }
+        }
+    }
+
+    fn on_log_event(&mut self, ev: LogEvent) {
+        match ev {
+            LogEvent::Synced { last_zxid } => match self.role {
+                super::ensemble::Role::Standalone => self.apply_through(last_zxid),
+                _ => self.zab_input(crate::quorum::zab::Input::Persisted { zxid: last_zxid }),
+            },
+            LogEvent::SnapshotDue => self.start_snapshot(),
+            LogEvent::Failed(e) => {
+                // Nothing after this point may be acknowledged: stop hard, as Apache does.
+                error!("transaction log failed: {e}; exiting");
+                std::process::exit(3);
+            }
+        }
+    }
+
+    /// Whether this server may expire sessions and reap nodes: the standalone server or a
+    /// serving leader (learners hear about expiry through closeSession txns).
+    pub(super) fn owns_sessions(&self) -> bool {
+        match &self.role {
+            super::ensemble::Role::Standalone => true,
+            super::ensemble::Role::Leader(l) => l.serving,
+            _ => false,
         }
     }
 
@@ -247,6 +349,20 @@ impl Core {
     }
 
     fn expire_sessions(&mut self) {
+        if !self.owns_sessions() {
+            // Keep the buckets moving without expiring anybody: the leader decides.
+            let now = self.now();
+            let ids: Vec<i64> = self
+                .sessions
+                .snapshot()
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect();
+            for id in ids {
+                self.sessions.touch(id, now);
+            }
+            return;
+        }
         let now = self.now();
         for id in self.sessions.take_expired(now) {
             info!(

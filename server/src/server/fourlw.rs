@@ -3,7 +3,7 @@
 
 use crate::admin::{
     environment, last_op_name, not_whitelisted, render, ConnectionInfo, ExpiryBucket,
-    FourLetterWord, Mode, ServerInfo, SessionConnInfo, SessionTrackerDump, VERSION_STRING,
+    FourLetterWord, ServerInfo, SessionConnInfo, SessionTrackerDump, VERSION_STRING,
 };
 
 use super::core::{wall_ms, Core};
@@ -66,8 +66,8 @@ impl Core {
         let lat = &self.stats.latency;
         let mut info = ServerInfo {
             version: VERSION_STRING.to_string(),
-            serving: true,
-            mode: Mode::Standalone,
+            serving: self.role.serving(),
+            mode: self.role.mode(),
             server_id: self.cfg.server_id,
             latency_min: lat.min(),
             latency_avg: lat.avg(),

@@ -2,6 +2,7 @@
 
 mod apply;
 mod core;
+mod ensemble;
 mod fourlw;
 mod requests;
 mod start;

@@ -48,6 +48,12 @@ impl Core {
                 stats,
             },
         );
+        if !self.role.serving() {
+            // Not serving (looking for a leader, or syncing): the client tries another server.
+            debug!("closing connection from {remote}: not serving");
+            self.close_conn(conn);
+            return;
+        }
         let last = self.tree.last_processed_zxid();
         if req.last_zxid_seen > last {
             // The client has seen a newer state than ours: refuse so it tries another server.
@@ -61,29 +67,33 @@ impl Core {
         let timeout = req
             .time_out
             .clamp(self.cfg.min_session_timeout, self.cfg.max_session_timeout);
+        let origin = Origin::Connect {
+            conn,
+            timeout,
+            send_read_only,
+            at: Instant::now(),
+        };
+        let learner = matches!(self.role, super::ensemble::Role::Learner(_));
         if req.session_id == 0 {
             let id = self.sessions.next_session_id();
-            self.sessions.add(id, timeout, self.now());
             self.bind(conn, id);
-            let txn = Txn {
-                hdr: self.header(id, 0, op::CREATE_SESSION),
-                body: TxnBody::CreateSession(CreateSessionTxn { time_out: timeout }),
-                digest: None,
-            };
-            self.submit(
-                txn,
-                Origin::Connect {
-                    conn,
-                    timeout,
-                    send_read_only,
-                    at: Instant::now(),
-                },
-                id,
-            );
+            if learner {
+                // The leader creates global sessions; our ConnectResponse waits for the commit.
+                let body = Bytes::copy_from_slice(&timeout.to_be_bytes());
+                self.forward(id, 0, op::CREATE_SESSION, body, origin);
+            } else {
+                self.sessions.add(id, timeout, self.now());
+                self.submit_create_session(id, timeout, origin);
+            }
             return;
         }
         let id = req.session_id;
         let passwd_ok = req.passwd.as_deref() == Some(&session_password(id)[..]);
+        if passwd_ok && learner && !self.sessions.is_active(id) {
+            // A session we have not seen (or not yet): the leader knows.
+            self.revalidate(id, origin);
+            return;
+        }
         if !passwd_ok || !self.sessions.is_active(id) {
             info!("Invalid session 0x{id:x} for client {remote}, probably expired");
             self.send_connect_response(conn, 0, 0, send_read_only);
@@ -98,6 +108,26 @@ impl Core {
         self.sessions.touch(id, self.now());
         self.bind(conn, id);
         self.send_connect_response(conn, id, timeout, send_read_only);
+    }
+
+    /// Binds a session to a connection, closing any other connection that held it.
+    pub(super) fn bind_session(&mut self, conn: ConnId, session: i64) {
+        if let Some(old) = self.session_conn.get(&session).copied() {
+            if old != conn {
+                self.close_conn(old);
+            }
+        }
+        self.bind(conn, session);
+    }
+
+    /// Prepares and submits the createSession txn of a new session.
+    pub(super) fn submit_create_session(&mut self, id: i64, timeout: i32, origin: Origin) {
+        let txn = Txn {
+            hdr: self.header(id, 0, op::CREATE_SESSION),
+            body: TxnBody::CreateSession(CreateSessionTxn { time_out: timeout }),
+            digest: None,
+        };
+        self.submit(txn, origin, id);
     }
 
     fn bind(&mut self, conn: ConnId, session: i64) {
@@ -143,10 +173,15 @@ impl Core {
         }
     }
 
-    /// Hands a txn to the log thread and remembers who waits for it.
+    /// Hands a prepared txn on: to the log thread when standalone, to Zab as a proposal
+    /// when leading; remembers who waits for it.
     pub(super) fn submit(&mut self, txn: Txn, origin: Origin, session: i64) {
+        if matches!(self.role, super::ensemble::Role::Leader(_)) {
+            self.propose(txn, origin, session);
+            return;
+        }
         let zxid = txn.hdr.zxid;
-        self.log.submit(zxid, txn.encode());
+        self.log_submit(zxid, txn.encode());
         if session != 0 {
             self.queues
                 .entry(session)
@@ -176,12 +211,27 @@ impl Core {
             );
             return;
         }
+        let learner = matches!(self.role, super::ensemble::Role::Learner(_));
+        if let super::ensemble::Role::Learner(l) = &mut self.role {
+            let timeout = self.sessions.get(session).map_or(0, |s| s.timeout_ms);
+            l.zab.touch_session(session, timeout);
+        }
+        let origin = Origin::Client {
+            conn,
+            xid,
+            op: kind,
+            at: Instant::now(),
+        };
         match kind {
             op::PING => {
                 let z = self.tree.last_processed_zxid();
                 self.reply(conn, xid::PING, z, 0, &[]);
             }
             op::AUTH => self.on_auth(conn, body),
+            op::SYNC if learner => self.forward_sync(conn, session, xid, body),
+            k if learner && (is_write(k) || k == op::CLOSE_SESSION) => {
+                self.forward(session, xid, k, body, origin)
+            }
             op::CLOSE_SESSION => self.submit_close_session(
                 session,
                 Origin::Client {
@@ -192,7 +242,12 @@ impl Core {
                 },
                 xid,
             ),
-            k if is_write(k) => self.submit_write(conn, session, xid, k, body),
+            k if is_write(k) => {
+                let Some(auth) = self.conns.get(&conn).map(|c| c.auth.clone()) else {
+                    return;
+                };
+                self.submit_write_as(&auth, session, xid, k, body, origin)
+            }
             k if reads::is_read(k) || k == op::SET_WATCHES || k == op::SET_WATCHES2 => {
                 if self.queues.get(&session).is_some_and(|q| !q.is_empty()) {
                     self.queues
@@ -250,13 +305,20 @@ impl Core {
         }
     }
 
-    fn submit_write(&mut self, conn: ConnId, session: i64, cxid: i32, kind: i32, body: Bytes) {
+    /// Preps a write with the given identities and submits its txn (an error txn if it
+    /// fails, as Apache logs failed writes too).
+    pub(super) fn submit_write_as(
+        &mut self,
+        auth: &AuthInfo,
+        session: i64,
+        cxid: i32,
+        kind: i32,
+        body: Bytes,
+        origin: Origin,
+    ) {
         let hdr = self.header(session, cxid, kind);
-        let Some(c) = self.conns.get(&conn) else {
-            return;
-        };
         let ctx = PrepContext {
-            auth: &c.auth,
+            auth,
             session,
             zxid: hdr.zxid,
             time: hdr.time,
@@ -285,16 +347,7 @@ impl Core {
             body,
             digest: None,
         };
-        self.submit(
-            txn,
-            Origin::Client {
-                conn,
-                xid: cxid,
-                op: kind,
-                at: Instant::now(),
-            },
-            session,
-        );
+        self.submit(txn, origin, session);
     }
 
     /// closeSession, from the client or from expiry: deletes the session's ephemerals,
@@ -415,6 +468,9 @@ impl Core {
 
     /// Deletes empty containers and expired TTL nodes, as Apache's ContainerManager does.
     pub(super) fn reap_containers(&mut self) {
+        if !self.owns_sessions() {
+            return;
+        }
         let mut candidates = self.tree.container_candidates();
         candidates.extend(self.tree.expired_ttl_nodes(wall_ms()));
         for path in candidates {

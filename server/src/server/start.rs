@@ -9,9 +9,12 @@ use tokio::sync::mpsc;
 use tracing::{error, info};
 
 use super::core::{Core, CoreConfig};
+use super::ensemble::{
+    election_loop, read_epoch, write_epoch, QuorumCtx, QuorumEvent, ACCEPTED_EPOCH, CURRENT_EPOCH,
+};
 use crate::config::{ConfigError, ServerConfig};
 use crate::net::{serve, ListenerConfig};
-use crate::storage::group_commit::LogThread;
+use crate::quorum::election::net::{ElectionService, ElectionSettings};
 use crate::storage::{self, StorageError};
 use crate::tree::DataTree;
 
@@ -31,8 +34,12 @@ pub enum ServerError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("this build runs standalone servers only; zoo.cfg lists {0} servers")]
-    Ensemble(usize),
+    #[error("zoo.cfg lists servers but dataDir has no myid")]
+    NoMyId,
+    #[error("election: {0}")]
+    Election(#[from] crate::quorum::election::net::ElectionNetError),
+    #[error("epoch files: {0}")]
+    Epoch(std::io::Error),
 }
 
 /// Writes a snapshot of `tree` (and its digest) named after its last processed zxid.
@@ -60,11 +67,9 @@ fn mkdir(p: &Path) -> Result<(), ServerError> {
     })
 }
 
-/// Runs a standalone server until the process is killed.
+/// Runs a server (standalone, or a member of the ensemble zoo.cfg lists) until the process
+/// is killed.
 pub async fn run(cfg: ServerConfig) -> Result<(), ServerError> {
-    if !cfg.is_standalone() {
-        return Err(ServerError::Ensemble(cfg.servers.len()));
-    }
     mkdir(&cfg.data_dir)?;
     mkdir(&cfg.data_log_dir)?;
     let max_buffer = cfg.jute_max_buffer;
@@ -95,8 +100,14 @@ pub async fn run(cfg: ServerConfig) -> Result<(), ServerError> {
         cfg.pre_alloc_size_kb * 1024,
         cfg.force_sync,
     )?;
-    let (events_tx, events_rx) = mpsc::unbounded_channel();
-    let log = LogThread::spawn(writer, cfg.snap_count, events_tx);
+    let (log_tx, log_rx) = mpsc::unbounded_channel();
+    let (quorum_tx, quorum_rx) = mpsc::unbounded_channel();
+    let (peer_tx, peer_rx) = mpsc::unbounded_channel();
+    let quorum = if cfg.is_standalone() {
+        None
+    } else {
+        Some(ensemble_ctx(&cfg, tree.last_processed_zxid(), quorum_tx, peer_tx).await?)
+    };
 
     let addr = cfg.client_socket_addr()?;
     let listener = TcpListener::bind(addr)
@@ -122,6 +133,7 @@ pub async fn run(cfg: ServerConfig) -> Result<(), ServerError> {
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),
         super_digest: cfg.super_digest.clone(),
         data_dir: cfg.data_dir.clone(),
+        snap_count: cfg.snap_count,
         container_check_interval: Duration::from_millis(container_ms.max(10)),
         server_config: Arc::new(cfg.clone()),
     };
@@ -142,9 +154,66 @@ pub async fn run(cfg: ServerConfig) -> Result<(), ServerError> {
             Duration::from_secs(cfg.autopurge_purge_interval_hours as u64 * 3600),
         ));
     }
-    let core = Core::new(core_cfg, tree, &restored.sessions, log);
-    core.run(rx, events_rx).await;
+    let core = Core::new(core_cfg, tree, &restored.sessions, writer, log_tx, quorum);
+    core.run(rx, log_rx, quorum_rx, peer_rx).await;
     Ok(())
+}
+
+/// Reads (or initialises) the epoch files, starts the election service and its loop.
+async fn ensemble_ctx(
+    cfg: &ServerConfig,
+    last_zxid: i64,
+    quorum_tx: mpsc::UnboundedSender<QuorumEvent>,
+    peer_tx: mpsc::UnboundedSender<crate::quorum::transport::PeerEvent>,
+) -> Result<QuorumCtx, ServerError> {
+    let my_id = cfg.my_id.ok_or(ServerError::NoMyId)?;
+    let log_epoch = ((last_zxid as u64) >> 32) as u32;
+    let current = match read_epoch(&cfg.data_dir, CURRENT_EPOCH).map_err(ServerError::Epoch)? {
+        Some(e) => e,
+        None => {
+            write_epoch(&cfg.data_dir, CURRENT_EPOCH, log_epoch).map_err(ServerError::Epoch)?;
+            log_epoch
+        }
+    };
+    let accepted = match read_epoch(&cfg.data_dir, ACCEPTED_EPOCH).map_err(ServerError::Epoch)? {
+        Some(e) => e,
+        None => {
+            write_epoch(&cfg.data_dir, ACCEPTED_EPOCH, current).map_err(ServerError::Epoch)?;
+            current
+        }
+    };
+    let mut settings = ElectionSettings::new(my_id, cfg.servers.clone(), cfg.config_version);
+    settings.cnx_timeout = Duration::from_millis(cfg.cnx_timeout_ms as u64);
+    let handle = ElectionService::start(settings).await?;
+    let (look_tx, look_rx) = mpsc::unbounded_channel();
+    tokio::spawn(election_loop(handle, look_rx, quorum_tx.clone()));
+    info!(
+        "ensemble member {my_id} of {}: accepted epoch {accepted}, current epoch {current}",
+        cfg.servers.len()
+    );
+    Ok(QuorumCtx {
+        my_id,
+        servers: cfg.servers.clone(),
+        config_version: cfg.config_version,
+        config_text: bytes::Bytes::from(crate::config::render_config_text(
+            &cfg.servers,
+            cfg.config_version,
+        )),
+        tick_ms: cfg.tick_time as u64,
+        init_limit: cfg.init_limit.max(1) as u64,
+        sync_limit: cfg.sync_limit.max(1) as u64,
+        listen_on_all_ips: cfg.quorum_listen_on_all_ips,
+        log_dir: cfg.data_log_dir.clone(),
+        prealloc_bytes: cfg.pre_alloc_size_kb * 1024,
+        force_sync: cfg.force_sync,
+        snap_count: cfg.snap_count,
+        look_tx,
+        quorum_tx,
+        peer_tx,
+        accepted_epoch: accepted,
+        current_epoch: current,
+        elections: 0,
+    })
 }
 
 /// Apache's DatadirCleanupManager: purge old snapshots and logs every interval.

@@ -1,0 +1,493 @@
+//! Carrying out what the Zab role asks for, feeding it what the sockets, the log and the
+//! clock report, and the role-specific halves of the request path (propose at the leader,
+//! forward at a learner).
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+use tracing::{error, info, warn};
+
+use super::{write_epoch, PendingSync, Role, ACCEPTED_EPOCH, CURRENT_EPOCH};
+use crate::net::ConnId;
+use crate::proto::codes::op;
+use crate::proto::txn::Txn;
+use crate::quorum::transport::PeerEvent;
+use crate::quorum::zab::{make_zxid, Input, Output, ZabError};
+use crate::server::core::{Core, Deferred, Origin};
+
+impl Core {
+    /// Feeds an input to the current Zab role and carries out its outputs.
+    pub(in crate::server) fn zab_input(&mut self, input: Input) {
+        let outs = match &mut self.role {
+            Role::Leader(l) => l.zab.handle(input),
+            Role::Learner(l) => l.zab.handle(input),
+            _ => return,
+        };
+        self.run_outputs(outs);
+    }
+
+    pub(in crate::server) fn quorum_tick(&mut self) {
+        let now_ms = self.now();
+        self.zab_input(Input::Tick { now_ms });
+    }
+
+    pub(in crate::server) fn on_peer_event(&mut self, ev: PeerEvent) {
+        match ev {
+            PeerEvent::LearnerConnected {
+                sid,
+                conn,
+                out,
+                first,
+            } => {
+                let Role::Leader(l) = &mut self.role else {
+                    out.close();
+                    return;
+                };
+                if let Some(old) = l.peers.insert(sid, out) {
+                    if old.conn() != conn {
+                        old.close();
+                    }
+                }
+                self.zab_input(Input::Packet {
+                    from: sid,
+                    pkt: first,
+                });
+            }
+            PeerEvent::Packet { sid, conn, pkt } => {
+                let current = match &self.role {
+                    Role::Leader(l) => l.peers.get(&sid).is_some_and(|p| p.conn() == conn),
+                    Role::Learner(l) => l.leader_sid == sid && l.leader.conn() == conn,
+                    _ => false,
+                };
+                if current {
+                    self.zab_input(Input::Packet { from: sid, pkt });
+                }
+            }
+            PeerEvent::Snapshot {
+                sid,
+                conn,
+                zxid,
+                sessions,
+                tree,
+            } => {
+                let Role::Learner(l) = &mut self.role else {
+                    return;
+                };
+                if l.leader_sid != sid || l.leader.conn() != conn {
+                    return;
+                }
+                if l.awaiting_snapshot.take() != Some(zxid) {
+                    warn!("unexpected snapshot 0x{zxid:x} from the leader");
+                }
+                self.install_snapshot(zxid, sessions, tree);
+            }
+            PeerEvent::Disconnected { sid, conn } => {
+                let current = match &mut self.role {
+                    Role::Leader(l) => {
+                        let cur = l.peers.get(&sid).is_some_and(|p| p.conn() == conn);
+                        if cur {
+                            l.peers.remove(&sid);
+                        }
+                        cur
+                    }
+                    Role::Learner(l) => l.leader_sid == sid && l.leader.conn() == conn,
+                    _ => false,
+                };
+                if current {
+                    self.zab_input(Input::PeerDisconnected { sid });
+                }
+            }
+        }
+    }
+
+    /// Carries out outputs in order (an output may produce more).
+    pub(in crate::server) fn run_outputs(&mut self, outs: Vec<Output>) {
+        let mut queue: VecDeque<Output> = outs.into();
+        while let Some(o) = queue.pop_front() {
+            let more = self.run_output(o);
+            for m in more.into_iter().rev() {
+                queue.push_front(m);
+            }
+        }
+    }
+
+    fn run_output(&mut self, o: Output) -> Vec<Output> {
+        match o {
+            Output::Send { to, pkt } => {
+                match &self.role {
+                    Role::Leader(l) => {
+                        if let Some(p) = l.peers.get(&to) {
+                            p.send(&pkt);
+                        }
+                    }
+                    Role::Learner(l) => l.leader.send(&pkt),
+                    _ => {}
+                }
+                Vec::new()
+            }
+            Output::Disconnect { sid } => {
+                if let Role::Leader(l) = &mut self.role {
+                    if let Some(p) = l.peers.remove(&sid) {
+                        p.close();
+                    }
+                }
+                Vec::new()
+            }
+            Output::Persist { zxid, txn } => {
+                self.log_submit(zxid, txn.to_vec());
+                Vec::new()
+            }
+            Output::Truncate { zxid } => {
+                info!("TRUNC to 0x{zxid:x}");
+                if let Err(e) = self.reopen_log(Some(zxid)) {
+                    error!("cannot truncate the log to 0x{zxid:x}: {e}; exiting");
+                    std::process::exit(3);
+                }
+                Vec::new()
+            }
+            Output::SendSnapshot { to, zxid } => {
+                if self.tree.last_processed_zxid() != zxid {
+                    warn!(
+                        "snapshot for {to} asked at 0x{zxid:x}, tree is at 0x{:x}",
+                        self.tree.last_processed_zxid()
+                    );
+                }
+                if let Role::Leader(l) = &self.role {
+                    if let Some(p) = l.peers.get(&to) {
+                        p.send_snapshot(self.sessions.snapshot(), self.tree.clone());
+                    }
+                }
+                Vec::new()
+            }
+            Output::LoadSnapshot { zxid } => {
+                if let Role::Learner(l) = &mut self.role {
+                    l.awaiting_snapshot = Some(zxid);
+                }
+                Vec::new()
+            }
+            Output::ApplyCommitted { zxid, txn } => {
+                self.apply_committed(zxid, txn);
+                Vec::new()
+            }
+            Output::WriteAcceptedEpoch(e) => {
+                self.persist_epoch(ACCEPTED_EPOCH, e);
+                Vec::new()
+            }
+            Output::WriteCurrentEpoch(e) => {
+                self.persist_epoch(CURRENT_EPOCH, e);
+                Vec::new()
+            }
+            Output::Serving => {
+                self.start_serving();
+                Vec::new()
+            }
+            Output::StepDown { reason } => {
+                self.end_role(&format!("{reason:?}"));
+                Vec::new()
+            }
+            Output::ForwardedRequest {
+                from,
+                session_id,
+                cxid,
+                kind,
+                request,
+                authinfo,
+            } => self.on_forwarded(from, session_id, cxid, kind, request, authinfo),
+            Output::TouchSessions { sessions, .. } => {
+                let now = self.now();
+                for (id, _) in sessions {
+                    self.sessions.touch(id, now);
+                }
+                Vec::new()
+            }
+            Output::RevalidateSession {
+                from,
+                session_id,
+                timeout: _,
+            } => {
+                let valid = self.sessions.touch(session_id, self.now());
+                match &mut self.role {
+                    Role::Leader(l) => l
+                        .zab
+                        .revalidate_reply(from, session_id, valid)
+                        .unwrap_or_default(),
+                    _ => Vec::new(),
+                }
+            }
+            Output::RevalidateResult { session_id, valid } => {
+                self.finish_revalidation(session_id, valid);
+                Vec::new()
+            }
+            Output::SyncDone => {
+                self.finish_forwarded_sync();
+                Vec::new()
+            }
+        }
+    }
+
+    fn persist_epoch(&mut self, name: &str, e: u32) {
+        if let Err(err) = write_epoch(&self.cfg.data_dir, name, e) {
+            error!("cannot write {name}: {err}; exiting");
+            std::process::exit(3);
+        }
+        if let Some(q) = self.quorum.as_mut() {
+            if name == ACCEPTED_EPOCH {
+                q.accepted_epoch = e;
+            } else {
+                q.current_epoch = e;
+            }
+        }
+    }
+
+    fn start_serving(&mut self) {
+        let now = self.now();
+        match &mut self.role {
+            Role::Leader(l) => {
+                l.serving = true;
+                self.last_assigned_zxid = make_zxid(l.zab.epoch(), 0);
+                // The leader now owns session expiry: every known session gets a fresh lease.
+                for (id, t) in self.sessions.snapshot() {
+                    self.sessions.add(id, t, now);
+                }
+                info!("leader serving, epoch {}", l.zab.epoch());
+            }
+            Role::Learner(l) => {
+                l.serving = true;
+                info!("{:?} serving", l.kind);
+            }
+            _ => {}
+        }
+    }
+
+    /// Leader: proposes a prepared txn; replies come when it commits.
+    pub(in crate::server) fn propose(&mut self, txn: Txn, origin: Origin, session: i64) {
+        let Role::Leader(l) = &mut self.role else {
+            return;
+        };
+        let zxid = txn.hdr.zxid;
+        let bytes = Bytes::from(txn.encode());
+        match l.zab.propose(|z| {
+            debug_assert_eq!(z, zxid);
+            bytes
+        }) {
+            Ok((z, outs)) => {
+                if z != zxid {
+                    error!("zab assigned 0x{z:x} to a txn prepared as 0x{zxid:x}");
+                    self.end_role("zxid mismatch");
+                    return;
+                }
+                if session != 0 && !matches!(origin, Origin::Remote) {
+                    self.queues
+                        .entry(session)
+                        .or_default()
+                        .push_back(Deferred::Write(zxid));
+                }
+                self.inflight
+                    .push_back(crate::server::core::Inflight { txn, origin });
+                self.run_outputs(outs);
+            }
+            Err(ZabError::ZxidExhausted(e)) => {
+                info!("zxid counter exhausted in epoch {e}: forcing an election");
+                self.end_role("zxid exhausted");
+            }
+            Err(e) => warn!("cannot propose: {e}"),
+        }
+    }
+
+    /// Applies a committed txn from Zab; answers whoever waits for it here.
+    fn apply_committed(&mut self, zxid: i64, bytes: Bytes) {
+        if matches!(self.role, Role::Leader(_)) {
+            let front = self.inflight.front().map(|i| i.txn.hdr.zxid);
+            if front == Some(zxid) {
+                if let Some(inf) = self.inflight.pop_front() {
+                    self.apply_txn(inf.txn, inf.origin);
+                }
+            } else {
+                // Committed from an earlier epoch's log during sync: nobody waits here.
+                match Txn::decode(bytes) {
+                    Ok(t) => self.apply_txn(t, Origin::Server),
+                    Err(e) => error!("undecodable committed txn 0x{zxid:x}: {e}"),
+                }
+            }
+            self.answer_leader_syncs();
+            return;
+        }
+        let txn = match Txn::decode(bytes) {
+            Ok(t) => t,
+            Err(e) => {
+                error!("undecodable committed txn 0x{zxid:x}: {e}");
+                self.end_role("undecodable txn");
+                return;
+            }
+        };
+        let key = (txn.hdr.client_id, txn.hdr.cxid);
+        let origin = self.forwarded.remove(&key).unwrap_or(Origin::Server);
+        self.apply_txn(txn, origin);
+    }
+
+    /// Leader: a learner forwarded a client request.
+    #[allow(clippy::too_many_arguments)]
+    fn on_forwarded(
+        &mut self,
+        from: u64,
+        session: i64,
+        cxid: i32,
+        kind: i32,
+        request: Bytes,
+        authinfo: Vec<crate::proto::records::Id>,
+    ) -> Vec<Output> {
+        match kind {
+            op::SYNC => {
+                let Role::Leader(l) = &mut self.role else {
+                    return Vec::new();
+                };
+                let last = self.last_assigned_zxid;
+                if self.tree.last_processed_zxid() >= last {
+                    return l.zab.sync_reply(from).unwrap_or_default();
+                }
+                l.syncs.push_back((last, from));
+                Vec::new()
+            }
+            op::CREATE_SESSION => {
+                let timeout = if request.len() >= 4 {
+                    i32::from_be_bytes([request[0], request[1], request[2], request[3]])
+                } else {
+                    self.cfg.min_session_timeout
+                };
+                let timeout =
+                    timeout.clamp(self.cfg.min_session_timeout, self.cfg.max_session_timeout);
+                self.sessions.add(session, timeout, self.now());
+                self.submit_create_session(session, timeout, Origin::Remote);
+                Vec::new()
+            }
+            op::CLOSE_SESSION => {
+                self.submit_close_session(session, Origin::Remote, cxid);
+                Vec::new()
+            }
+            _ => {
+                let auth = crate::auth::AuthInfo { ids: authinfo };
+                self.submit_write_as(&auth, session, cxid, kind, request, Origin::Remote);
+                Vec::new()
+            }
+        }
+    }
+
+    fn answer_leader_syncs(&mut self) {
+        let applied = self.tree.last_processed_zxid();
+        let mut outs = Vec::new();
+        if let Role::Leader(l) = &mut self.role {
+            while l.syncs.front().is_some_and(|(z, _)| *z <= applied) {
+                if let Some((_, from)) = l.syncs.pop_front() {
+                    outs.extend(l.zab.sync_reply(from).unwrap_or_default());
+                }
+            }
+        }
+        self.run_outputs(outs);
+    }
+
+    /// Learner: sends a client's write (or sync, or session change) to the leader.
+    pub(in crate::server) fn forward(
+        &mut self,
+        session: i64,
+        cxid: i32,
+        kind: i32,
+        body: Bytes,
+        origin: Origin,
+    ) {
+        let auth = match &origin {
+            Origin::Client { conn, .. } | Origin::Connect { conn, .. } => self
+                .conns
+                .get(conn)
+                .map(|c| c.auth.ids.clone())
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        let Role::Learner(l) = &mut self.role else {
+            return;
+        };
+        let outs = l.zab.forward_request(session, cxid, kind, body, auth);
+        if session != 0 && kind != op::CREATE_SESSION {
+            self.queues
+                .entry(session)
+                .or_default()
+                .push_back(Deferred::Forwarded(cxid));
+        }
+        self.forwarded.insert((session, cxid), origin);
+        self.run_outputs(outs);
+    }
+
+    /// Learner: a client's sync goes to the leader; the answer comes once every earlier
+    /// commit has arrived here.
+    pub(in crate::server) fn forward_sync(
+        &mut self,
+        conn: ConnId,
+        session: i64,
+        xid: i32,
+        body: Bytes,
+    ) {
+        let Role::Learner(l) = &mut self.role else {
+            return;
+        };
+        let outs = l
+            .zab
+            .forward_request(session, xid, op::SYNC, body.clone(), Vec::new());
+        l.syncs.push_back(PendingSync {
+            conn,
+            xid,
+            session,
+            path: body.to_vec(),
+            at: std::time::Instant::now(),
+        });
+        self.queues
+            .entry(session)
+            .or_default()
+            .push_back(Deferred::Forwarded(xid));
+        self.run_outputs(outs);
+    }
+
+    fn finish_forwarded_sync(&mut self) {
+        let Role::Learner(l) = &mut self.role else {
+            return;
+        };
+        let Some(s) = l.syncs.pop_front() else { return };
+        let z = self.tree.last_processed_zxid();
+        // The SyncResponse echoes the request's path record.
+        self.reply(s.conn, s.xid, z, 0, &s.path);
+        self.record_latency(s.conn, s.at);
+        self.run_deferred_after(s.session, Deferred::Forwarded(s.xid));
+    }
+
+    fn finish_revalidation(&mut self, session: i64, valid: bool) {
+        let Some(Origin::Connect {
+            conn,
+            timeout,
+            send_read_only,
+            ..
+        }) = self.forwarded.remove(&(session, i32::MIN))
+        else {
+            return;
+        };
+        if valid {
+            self.sessions.add(session, timeout, self.now());
+            self.bind_session(conn, session);
+            self.send_connect_response(conn, session, timeout, send_read_only);
+        } else {
+            self.send_connect_response(conn, 0, 0, send_read_only);
+            self.close_conn(conn);
+        }
+    }
+
+    /// Learner: a reconnecting session we do not know is checked with the leader.
+    pub(in crate::server) fn revalidate(&mut self, session: i64, origin: Origin) {
+        let timeout = match &origin {
+            Origin::Connect { timeout, .. } => *timeout,
+            _ => 0,
+        };
+        let Role::Learner(l) = &mut self.role else {
+            return;
+        };
+        let outs = l.zab.revalidate(session, timeout);
+        self.forwarded.insert((session, i32::MIN), origin);
+        self.run_outputs(outs);
+    }
+}
