@@ -3,5 +3,6 @@
 //! sockets, disks and clocks live in thin drivers around them.
 
 pub mod election;
+pub mod transport;
 pub mod verifier;
 pub mod zab;

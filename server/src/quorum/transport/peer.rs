@@ -1,0 +1,230 @@
+//! One established quorum connection: the [`PeerSender`] handle with its writer thread, and
+//! the reader loop that turns the byte stream into [`PeerEvent`]s.
+
+use std::io::{self, BufReader, BufWriter, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::wire::{encode_packet, read_packet, read_snapshot, write_snapshot};
+use super::{PeerEvent, Sid, TransportError};
+use crate::proto::quorum::{Direction, ZabPacket};
+use crate::tree::DataTree;
+
+/// Frames gathered before one write; larger batches only add latency.
+const BATCH_BYTES: usize = 256 * 1024;
+/// Socket buffer sizes on both sides of the stream.
+pub(super) const IO_BUFFER: usize = 64 * 1024;
+
+/// What the writer thread is asked to do, in queue order.
+pub(super) enum Outgoing {
+    Frame(Vec<u8>),
+    Snapshot {
+        sessions: Vec<(i64, i32)>,
+        tree: DataTree,
+    },
+    /// The reader ended: the connection is dead, stop writing.
+    Stop,
+}
+
+struct Inner {
+    conn: u64,
+    tx: mpsc::Sender<Outgoing>,
+    /// A handle on the socket, only to shut it down.
+    sock: TcpStream,
+    closed: AtomicBool,
+}
+
+impl Drop for Inner {
+    /// The last handle gone means nobody can talk on this connection any more: close it, so
+    /// that the reader ends and reports the disconnect.
+    fn drop(&mut self) {
+        let _ = self.sock.shutdown(Shutdown::Both);
+    }
+}
+
+/// Sends to one peer. Cheap to clone; sends are queued and written in order by the
+/// connection's writer thread, so they never block. Sends after the connection died are
+/// dropped silently (the reader reports [`PeerEvent::Disconnected`]). Dropping the last
+/// clone closes the connection.
+#[derive(Clone)]
+pub struct PeerSender {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for PeerSender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeerSender")
+            .field("conn", &self.inner.conn)
+            .field("closed", &self.inner.closed.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl PeerSender {
+    /// Queues one packet.
+    pub fn send(&self, pkt: &ZabPacket) {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return;
+        }
+        let mut frame = Vec::new();
+        encode_packet(pkt, &mut frame);
+        let _ = self.inner.tx.send(Outgoing::Frame(frame));
+    }
+
+    /// Queues a snapshot stream (serialized on the writer thread from this tree clone —
+    /// DataTree::clone is O(1)) in order with packets sent before and after it: sessions
+    /// (int count, (long id, int timeout)*), tree.serialize(), "BenWasHere".
+    pub fn send_snapshot(&self, sessions: Vec<(i64, i32)>, tree: DataTree) {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return;
+        }
+        let _ = self.inner.tx.send(Outgoing::Snapshot { sessions, tree });
+    }
+
+    /// Closes the connection now; anything still queued is dropped. The reader then reports
+    /// [`PeerEvent::Disconnected`] (once).
+    pub fn close(&self) {
+        self.inner.closed.store(true, Ordering::Release);
+        let _ = self.inner.sock.shutdown(Shutdown::Both);
+    }
+
+    /// The connection id, as in this connection's events.
+    pub fn conn(&self) -> u64 {
+        self.inner.conn
+    }
+}
+
+/// Starts the writer thread of `sock`. Returns the handle and a raw queue sender the reader
+/// uses to stop the writer when the connection ends.
+pub(super) fn start_writer(
+    sock: &TcpStream,
+    conn: u64,
+) -> io::Result<(PeerSender, mpsc::Sender<Outgoing>)> {
+    let (tx, rx) = mpsc::channel();
+    let write_sock = sock.try_clone()?;
+    let inner = Inner {
+        conn,
+        tx: tx.clone(),
+        sock: sock.try_clone()?,
+        closed: AtomicBool::new(false),
+    };
+    std::thread::Builder::new()
+        .name(format!("zk-quorum-w{conn}"))
+        .spawn(move || {
+            if let Err(e) = run_writer(&write_sock, &rx) {
+                tracing::debug!(conn, error = %e, "quorum write failed; closing connection");
+            }
+            // Either way the connection is over: make the reader see it.
+            let _ = write_sock.shutdown(Shutdown::Both);
+        })?;
+    Ok((
+        PeerSender {
+            inner: Arc::new(inner),
+        },
+        tx,
+    ))
+}
+
+/// Writes queued items in order until the queue ends or `Stop` arrives.
+fn run_writer(sock: &TcpStream, rx: &mpsc::Receiver<Outgoing>) -> io::Result<()> {
+    let mut out = sock;
+    let mut batch = Vec::with_capacity(IO_BUFFER);
+    while let Ok(first) = rx.recv() {
+        let mut item = Some(first);
+        while let Some(it) = item.take() {
+            match it {
+                Outgoing::Frame(frame) => {
+                    batch.extend_from_slice(&frame);
+                    if batch.len() < BATCH_BYTES {
+                        item = rx.try_recv().ok();
+                    }
+                }
+                Outgoing::Snapshot { sessions, tree } => {
+                    out.write_all(&batch)?;
+                    batch.clear();
+                    let mut w = BufWriter::with_capacity(IO_BUFFER, out);
+                    write_snapshot(&mut w, &sessions, &tree)?;
+                    w.flush()?;
+                    item = rx.try_recv().ok();
+                }
+                Outgoing::Stop => return out.write_all(&batch),
+            }
+        }
+        out.write_all(&batch)?;
+        batch.clear();
+    }
+    Ok(())
+}
+
+/// Everything a reader loop needs to report what it reads.
+pub(super) struct ReadSide {
+    pub sid: Sid,
+    pub conn: u64,
+    pub dir: Direction,
+    pub max_len: usize,
+    pub events: UnboundedSender<PeerEvent>,
+}
+
+impl ReadSide {
+    /// Reads packets (and, towards a learner, the snapshot after SNAP) until the stream ends
+    /// or breaks, or nobody listens for events any more.
+    pub fn run(&self, r: &mut BufReader<TcpStream>) -> Result<(), TransportError> {
+        loop {
+            let pkt = read_packet(r, self.dir, self.max_len)?;
+            let snap_zxid = match (&pkt, self.dir) {
+                (ZabPacket::Snap { zxid }, Direction::ToLearner) => Some(*zxid),
+                _ => None,
+            };
+            if !self.emit(PeerEvent::Packet {
+                sid: self.sid,
+                conn: self.conn,
+                pkt,
+            }) {
+                return Ok(());
+            }
+            if let Some(zxid) = snap_zxid {
+                let snap = read_snapshot(r, self.max_len)?;
+                let mut tree = snap.tree;
+                tree.set_last_processed_zxid(zxid);
+                tracing::debug!(
+                    conn = self.conn,
+                    zxid,
+                    nodes = tree.node_count(),
+                    "snapshot received"
+                );
+                if !self.emit(PeerEvent::Snapshot {
+                    sid: self.sid,
+                    conn: self.conn,
+                    zxid,
+                    sessions: snap.sessions,
+                    tree,
+                }) {
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// Reports the end of the connection (the one place Disconnected is sent).
+    pub fn disconnected(&self) {
+        self.emit(PeerEvent::Disconnected {
+            sid: self.sid,
+            conn: self.conn,
+        });
+    }
+
+    fn emit(&self, ev: PeerEvent) -> bool {
+        self.events.send(ev).is_ok()
+    }
+}
+
+/// Turns a tokio stream into a blocking std one with Nagle off.
+pub(super) fn into_blocking(stream: tokio::net::TcpStream) -> io::Result<TcpStream> {
+    stream.set_nodelay(true)?;
+    let std = stream.into_std()?;
+    std.set_nonblocking(false)?;
+    Ok(std)
+}
