@@ -394,3 +394,51 @@ async fn connect_retries_until_the_leader_listens() {
         ZabPacket::UpToDate
     );
 }
+
+/// Sends a snapshot of `nodes` one-megabyte nodes sandwiched between proposals.
+async fn big_snapshot(nodes: usize) {
+    let mut l = leader().await;
+    let (mut learner, to_learner) = join(&mut l, 2).await;
+    let names: Vec<String> = (0..nodes).map(|i| format!("/big{i:04}")).collect();
+    let spec: Vec<(&str, Vec<u8>)> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), vec![i as u8; MAX_LEN]))
+        .collect();
+    let tree = tree_with(&spec);
+    let before = ZabPacket::Proposal {
+        zxid: 1,
+        txn: Bytes::from_static(b"before"),
+    };
+    let after = ZabPacket::Proposal {
+        zxid: 2,
+        txn: Bytes::from_static(b"after"),
+    };
+    to_learner.send(&before);
+    to_learner.send(&ZabPacket::Snap { zxid: 77 });
+    to_learner.send_snapshot(Vec::new(), tree.clone());
+    to_learner.send(&after);
+    let conn = learner.out.conn();
+    assert_eq!(expect_packet(next(&mut learner.rx).await, 1, conn), before);
+    assert_eq!(
+        expect_packet(next(&mut learner.rx).await, 1, conn),
+        ZabPacket::Snap { zxid: 77 }
+    );
+    let ev = timeout(Duration::from_secs(120), learner.rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    match ev {
+        PeerEvent::Snapshot { tree: t, .. } => {
+            assert_eq!(t.node_count(), tree.node_count());
+            assert_eq!(t.digest(), tree.digest());
+        }
+        other => panic!("expected the snapshot, got {other:?}"),
+    }
+    assert_eq!(expect_packet(next(&mut learner.rx).await, 1, conn), after);
+}
+
+#[tokio::test]
+async fn multi_megabyte_snapshot_streams_intact() {
+    big_snapshot(12).await;
+}
