@@ -442,3 +442,92 @@ async fn big_snapshot(nodes: usize) {
 async fn multi_megabyte_snapshot_streams_intact() {
     big_snapshot(12).await;
 }
+
+#[tokio::test]
+async fn observer_info_identifies_an_observer() {
+    let mut l = leader().await;
+    let mut s = TcpStream::connect(l.addr).await.unwrap();
+    let hello = ZabPacket::ObserverInfo {
+        zxid: 3 << 32,
+        info: LearnerInfo {
+            serverid: 12,
+            protocol_version: ZAB_PROTOCOL_VERSION,
+            config_version: 7,
+        },
+    };
+    let mut bytes = Vec::new();
+    wire::encode_packet(&hello, &mut bytes);
+    s.write_all(&bytes).await.unwrap();
+    match next(&mut l.rx).await {
+        PeerEvent::LearnerConnected { sid, first, .. } => {
+            assert_eq!(sid, 12);
+            assert_eq!(first, hello);
+        }
+        other => panic!("expected LearnerConnected, got {other:?}"),
+    }
+}
+
+/// A hand-driven leader socket, for streams our own writer would never produce.
+async fn fake_leader() -> (TcpStream, Learner) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = unbounded_channel();
+    let out = connect_leader(4, addr, Instant::now() + WAIT, tx, MAX_LEN)
+        .await
+        .unwrap();
+    let (sock, _) = timeout(WAIT, listener.accept()).await.unwrap().unwrap();
+    sock.set_nodelay(true).unwrap();
+    (sock, Learner { out, rx })
+}
+
+#[tokio::test]
+async fn snapshot_split_into_tiny_writes_is_reassembled() {
+    let (mut sock, mut learner) = fake_leader().await;
+    let tree = tree_with(&[("/x", b"1".to_vec()), ("/x/y", b"22".to_vec())]);
+    let mut stream = Vec::new();
+    wire::encode_packet(&ZabPacket::Snap { zxid: 42 }, &mut stream);
+    wire::write_snapshot(&mut stream, &[(9, 5000)], &tree).unwrap();
+    wire::encode_packet(&ZabPacket::UpToDate, &mut stream);
+    for chunk in stream.chunks(7) {
+        sock.write_all(chunk).await.unwrap();
+    }
+    let conn = learner.out.conn();
+    assert_eq!(
+        expect_packet(next(&mut learner.rx).await, 4, conn),
+        ZabPacket::Snap { zxid: 42 }
+    );
+    match next(&mut learner.rx).await {
+        PeerEvent::Snapshot {
+            sessions, tree: t, ..
+        } => {
+            assert_eq!(sessions, vec![(9, 5000)]);
+            assert_eq!(t.digest(), tree.digest());
+        }
+        other => panic!("expected the snapshot, got {other:?}"),
+    }
+    assert_eq!(
+        expect_packet(next(&mut learner.rx).await, 4, conn),
+        ZabPacket::UpToDate
+    );
+}
+
+#[tokio::test]
+async fn truncated_snapshot_is_a_disconnect_not_a_snapshot() {
+    let (mut sock, mut learner) = fake_leader().await;
+    let tree = tree_with(&[("/x", vec![3u8; 1000])]);
+    let mut stream = Vec::new();
+    wire::encode_packet(&ZabPacket::Snap { zxid: 42 }, &mut stream);
+    wire::write_snapshot(&mut stream, &[], &tree).unwrap();
+    stream.truncate(stream.len() - 20);
+    sock.write_all(&stream).await.unwrap();
+    drop(sock);
+    let conn = learner.out.conn();
+    assert_eq!(
+        expect_packet(next(&mut learner.rx).await, 4, conn),
+        ZabPacket::Snap { zxid: 42 }
+    );
+    assert!(matches!(
+        next(&mut learner.rx).await,
+        PeerEvent::Disconnected { sid: 4, conn: c } if c == conn
+    ));
+}
