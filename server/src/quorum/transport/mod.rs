@@ -13,6 +13,8 @@
 mod dial;
 mod peer;
 mod serve;
+#[cfg(test)]
+mod tests;
 mod wire;
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -186,6 +186,14 @@ mod tests {
         let tree = DataTree::new();
         let mut buf = Vec::new();
         write_snapshot(&mut buf, &[(1, 3000), (2, 4000)], &tree).unwrap();
+        // Layout: int count, (long id, int timeout)*, the tree stream, then "BenWasHere".
+        assert_eq!(&buf[..4], &2i32.to_be_bytes());
+        assert_eq!(&buf[4..12], &1i64.to_be_bytes());
+        assert_eq!(&buf[12..16], &3000i32.to_be_bytes());
+        let mut tree_bytes = Vec::new();
+        tree.serialize(&mut tree_bytes).unwrap();
+        assert_eq!(&buf[28..28 + tree_bytes.len()], &tree_bytes[..]);
+        assert_eq!(&buf[28 + tree_bytes.len()..], b"\0\0\0\x0aBenWasHere");
         let got = read_snapshot(&mut &buf[..], 1 << 20).unwrap();
         assert_eq!(got.sessions, vec![(1, 3000), (2, 4000)]);
         assert_eq!(got.tree.digest(), tree.digest());
