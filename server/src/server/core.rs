@@ -119,6 +119,8 @@ pub struct Core {
     /// Learner: requests sent to the leader, by (session, cxid), until they come back
     /// committed. Revalidations use cxid `i32::MIN`.
     pub(super) forwarded: HashMap<(i64, i32), Origin>,
+    /// Local sessions of read-only clients served while cut off from the quorum.
+    pub(super) read_only_sessions: std::collections::HashSet<i64>,
     pub(super) clock: Instant,
     pub(super) stats: super::stats::ServerStats,
     pub(super) snapshot_running: Arc<AtomicBool>,
@@ -168,6 +170,7 @@ impl Core {
             },
             quorum,
             forwarded: HashMap::new(),
+            read_only_sessions: Default::default(),
             clock,
             stats: super::stats::ServerStats::new(),
             snapshot_running: Arc::new(AtomicBool::new(false)),

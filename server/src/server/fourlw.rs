@@ -66,8 +66,12 @@ impl Core {
         let lat = &self.stats.latency;
         let mut info = ServerInfo {
             version: VERSION_STRING.to_string(),
-            serving: self.role.serving(),
-            mode: self.role.mode(),
+            serving: self.role.serving() || self.read_only_mode(),
+            mode: if self.read_only_mode() {
+                crate::admin::Mode::ReadOnly
+            } else {
+                self.role.mode()
+            },
             server_id: self.cfg.server_id,
             latency_min: lat.min(),
             latency_avg: lat.avg(),

@@ -49,8 +49,20 @@ impl Core {
             },
         );
         if !self.role.serving() {
+            if read_only == Some(true) && self.read_only_mode() {
+                self.accept_read_only(conn, &req, remote);
+                return;
+            }
             // Not serving (looking for a leader, or syncing): the client tries another server.
             debug!("closing connection from {remote}: not serving");
+            self.close_conn(conn);
+            return;
+        }
+        if matches!(self.role, super::ensemble::Role::Leader(_))
+            && !self.cfg.server_config.leader_serves
+        {
+            // leaderServes=no: the leader keeps its cycles for the quorum.
+            debug!("closing connection from {remote}: the leader does not serve clients");
             self.close_conn(conn);
             return;
         }
@@ -157,7 +169,7 @@ impl Core {
         }
         .to_bytes();
         if send_read_only {
-            v.put_bool_j(false);
+            v.put_bool_j(self.read_only_mode());
         }
         self.send(conn, v);
     }
@@ -209,6 +221,10 @@ impl Core {
                 ErrorCode::SessionExpired.code(),
                 &[],
             );
+            return;
+        }
+        if self.read_only_sessions.contains(&session) {
+            self.on_read_only_request(conn, session, xid, kind, body);
             return;
         }
         let learner = matches!(self.role, super::ensemble::Role::Learner(_));
@@ -278,7 +294,7 @@ impl Core {
         }
     }
 
-    fn on_auth(&mut self, conn: ConnId, body: Bytes) {
+    pub(super) fn on_auth(&mut self, conn: ConnId, body: Bytes) {
         let pkt = AuthPacket::read_from(&mut JuteReader::new(body));
         let super_digest = self.cfg.super_digest.clone();
         let z = self.tree.last_processed_zxid();

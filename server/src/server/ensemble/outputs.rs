@@ -240,6 +240,7 @@ impl Core {
     }
 
     fn start_serving(&mut self) {
+        self.end_read_only();
         let now = self.now();
         match &mut self.role {
             Role::Leader(l) => {
