@@ -1,8 +1,10 @@
 //! Operator-facing answers: the four-letter words, rendered byte for byte as Apache
 //! 3.8/3.9 renders them. The core gathers a [`ServerInfo`] snapshot; rendering is pure.
 
+pub mod commands;
 mod envi;
 mod fourlw;
+pub mod http;
 mod javafmt;
 mod mntr;
 
@@ -191,6 +193,8 @@ pub struct ServerInfo {
     pub trace_mask: i64,
     /// The committed membership and its version, when in an ensemble (for `conf`).
     pub membership: Option<(BTreeMap<u64, ServerSpec>, u64)>,
+    /// The current leader's id, when in an ensemble (AdminServer `leader`).
+    pub leader_id: Option<u64>,
 }
 
 impl ServerInfo {

@@ -67,6 +67,9 @@ pub async fn run(
         if rd.read_exact(&mut buf).await.is_err() {
             break;
         }
+        crate::metrics::metrics()
+            .bytes_received_count
+            .inc_by(4 + len as u64);
         let buf = buf.freeze();
         if !connected {
             let mut r = JuteReader::with_max_len(buf, 2 * max_buffer);
@@ -164,6 +167,9 @@ async fn write_loop(
                     if w.write_all(&b).await.is_err() {
                         break 'outer;
                     }
+                    crate::metrics::metrics()
+                        .response_bytes
+                        .inc_by(b.len() as u64);
                 }
                 ToConn::Close => {
                     let _ = w.flush().await;

@@ -40,6 +40,13 @@ pub enum ToCore {
         remote: std::net::SocketAddr,
         reply: oneshot::Sender<String>,
     },
+    /// A snapshot of the server's state for the AdminServer and `/metrics`: the lists
+    /// `cmd` needs are filled, and `crst`/`srst` reset their counters first. Unlike the
+    /// 4-letter word, no asking connection is counted and no whitelist applies.
+    Info {
+        cmd: crate::admin::FourLetterWord,
+        reply: oneshot::Sender<crate::admin::ServerInfo>,
+    },
 }
 
 /// Encodes a frame: length prefix then payload.

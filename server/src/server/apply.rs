@@ -68,7 +68,7 @@ impl Core {
             } => {
                 self.send_connect_response(conn, session, timeout, send_read_only);
                 self.note_op(conn, op::CREATE_SESSION, 0, zxid);
-                self.record_latency(conn, at);
+                self.record_latency(conn, at, op::CREATE_SESSION, true);
             }
             Origin::Client {
                 conn,
@@ -82,7 +82,7 @@ impl Core {
                 };
                 self.reply(conn, xid, zxid, err, &body);
                 self.note_op(conn, kind, xid, zxid);
-                self.record_latency(conn, at);
+                self.record_latency(conn, at, kind, true);
             }
             Origin::Server | Origin::Remote => {}
         }

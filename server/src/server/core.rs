@@ -232,8 +232,10 @@ impl Core {
         self.send(conn, v);
     }
 
-    pub(super) fn record_latency(&mut self, conn: ConnId, at: Instant) {
-        let ms = at.elapsed().as_millis() as u64;
+    pub(super) fn record_latency(&mut self, conn: ConnId, at: Instant, kind: i32, write: bool) {
+        let elapsed = at.elapsed();
+        crate::metrics::metrics().observe_request(kind, write, elapsed.as_secs_f64() * 1000.0);
+        let ms = elapsed.as_millis() as u64;
         self.stats.latency.record(ms);
         if let Some(c) = self.conns.get_mut(&conn) {
             c.stats.latency.record(ms);
@@ -347,6 +349,9 @@ impl Core {
             ToCore::FourLetter { cmd, remote, reply } => {
                 let text = self.four_letter(cmd, remote);
                 let _ = reply.send(text);
+            }
+            ToCore::Info { cmd, reply } => {
+                let _ = reply.send(self.admin_info(cmd));
             }
         }
     }

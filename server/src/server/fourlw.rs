@@ -48,6 +48,19 @@ impl Core {
         if cmd != FourLetterWord::TelnetClose && !conf.four_letter_words.allows(cmd.name()) {
             return not_whitelisted(cmd.name());
         }
+        self.reset_for(cmd);
+        let info = self.server_info(cmd, Some(asker));
+        render(cmd, &info, &conf)
+    }
+
+    /// The AdminServer's view: like a 4-letter word, minus the asking connection.
+    pub(super) fn admin_info(&mut self, cmd: FourLetterWord) -> ServerInfo {
+        self.reset_for(cmd);
+        self.server_info(cmd, None)
+    }
+
+    /// `srst`/`crst` reset counters before answering.
+    fn reset_for(&mut self, cmd: FourLetterWord) {
         match cmd {
             FourLetterWord::Srst => self.stats.reset(),
             FourLetterWord::Crst => {
@@ -57,11 +70,9 @@ impl Core {
             }
             _ => {}
         }
-        let info = self.server_info(cmd, asker);
-        render(cmd, &info, &conf)
     }
 
-    fn server_info(&self, cmd: FourLetterWord, asker: std::net::SocketAddr) -> ServerInfo {
+    fn server_info(&self, cmd: FourLetterWord, asker: Option<std::net::SocketAddr>) -> ServerInfo {
         let conf = &self.cfg.server_config;
         let lat = &self.stats.latency;
         let mut info = ServerInfo {
@@ -78,7 +89,7 @@ impl Core {
             latency_max: lat.max,
             packets_received: self.stats.packets_received,
             packets_sent: self.stats.packets_sent,
-            num_alive_connections: self.conns.len() as u64 + 1,
+            num_alive_connections: self.conns.len() as u64 + u64::from(asker.is_some()),
             outstanding_requests: self.inflight.len() as u64,
             zxid: self.tree.last_processed_zxid(),
             // Apache counts the root twice (as "/" and as its "" alias).
@@ -118,7 +129,7 @@ impl Core {
                 })
                 .collect();
         }
-        if matches!(cmd, FourLetterWord::Cons | FourLetterWord::Stat) {
+        if let (FourLetterWord::Cons | FourLetterWord::Stat, Some(asker)) = (cmd, asker) {
             // The asking connection: read one packet (the word), no session, being written.
             info.connections.push(ConnectionInfo {
                 remote: asker,

@@ -451,7 +451,7 @@ impl Core {
             Ok(b) => self.reply(conn, xid, z, 0, &b),
             Err(e) => self.reply(conn, xid, z, e.code(), &[]),
         }
-        self.record_latency(conn, at);
+        self.record_latency(conn, at, kind, false);
         self.note_op(conn, kind, xid, z);
     }
 

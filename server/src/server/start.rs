@@ -40,6 +40,8 @@ pub enum ServerError {
     Election(#[from] crate::quorum::election::net::ElectionNetError),
     #[error("epoch files: {0}")]
     Epoch(std::io::Error),
+    #[error(transparent)]
+    Http(#[from] crate::admin::http::HttpError),
 }
 
 /// Writes a snapshot of `tree` (and its digest) named after its last processed zxid.
@@ -49,6 +51,7 @@ pub fn write_snapshot(
     sessions: &[(i64, i32)],
 ) -> Result<PathBuf, StorageError> {
     let zxid = tree.last_processed_zxid();
+    let started = std::time::Instant::now();
     let path = storage::snapshot::write_snapshot(
         data_dir,
         zxid,
@@ -56,7 +59,15 @@ pub fn write_snapshot(
         Some((zxid, tree.digest())),
         |w| tree.serialize(w),
     )?;
-    info!("Snapshotting: 0x{zxid:x} to {}", path.display());
+    let took = started.elapsed();
+    let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
+    crate::metrics::metrics().observe_snapshot(took.as_secs_f64() * 1000.0, bytes);
+    info!(
+        duration_ms = took.as_millis() as u64,
+        bytes,
+        "Snapshotting: 0x{zxid:x} to {}",
+        path.display()
+    );
     Ok(path)
 }
 
@@ -73,6 +84,7 @@ pub async fn run(cfg: ServerConfig) -> Result<(), ServerError> {
     mkdir(&cfg.data_dir)?;
     mkdir(&cfg.data_log_dir)?;
     let max_buffer = cfg.jute_max_buffer;
+    let load_started = std::time::Instant::now();
     let restored = storage::recovery::restore(
         &cfg.data_dir,
         &cfg.data_log_dir,
@@ -82,6 +94,9 @@ pub async fn run(cfg: ServerConfig) -> Result<(), ServerError> {
             t.apply(txn);
         },
     )?;
+    crate::metrics::metrics()
+        .dbinittime
+        .observe(load_started.elapsed().as_secs_f64() * 1000.0);
     let tree = restored.tree;
     info!(
         "Restored database: last zxid 0x{:x} (snapshot 0x{:x}), {} nodes, {} sessions",
@@ -138,6 +153,7 @@ pub async fn run(cfg: ServerConfig) -> Result<(), ServerError> {
         server_config: Arc::new(cfg.clone()),
     };
     let (tx, rx) = mpsc::unbounded_channel();
+    crate::admin::http::start(core_cfg.server_config.clone(), tx.clone()).await?;
     tokio::spawn(serve(
         listener,
         ListenerConfig {

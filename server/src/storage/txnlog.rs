@@ -141,6 +141,9 @@ impl TxnLogWriter {
                 .sync_data()
                 .map_err(|e| StorageError::io("fsync log", &cur.path, e))?;
             let took = t.elapsed();
+            crate::metrics::metrics()
+                .fsynctime
+                .observe(took.as_secs_f64() * 1000.0);
             if took > SLOW_SYNC {
                 tracing::warn!(file = %cur.path.display(), ?took, "fsync of txn log was slow");
             }

@@ -272,6 +272,7 @@ impl Core {
             bytes
         }) {
             Ok((z, outs)) => {
+                crate::metrics::metrics().proposal_count.inc();
                 if z != zxid {
                     error!("zab assigned 0x{z:x} to a txn prepared as 0x{zxid:x}");
                     self.end_role("zxid mismatch");
@@ -297,6 +298,7 @@ impl Core {
 
     /// Applies a committed txn from Zab; answers whoever waits for it here.
     fn apply_committed(&mut self, zxid: i64, bytes: Bytes) {
+        crate::metrics::metrics().commit_count.inc();
         if matches!(self.role, Role::Leader(_)) {
             let front = self.inflight.front().map(|i| i.txn.hdr.zxid);
             if front == Some(zxid) {
@@ -454,7 +456,7 @@ impl Core {
         let z = self.tree.last_processed_zxid();
         // The SyncResponse echoes the request's path record.
         self.reply(s.conn, s.xid, z, 0, &s.path);
-        self.record_latency(s.conn, s.at);
+        self.record_latency(s.conn, s.at, op::SYNC, false);
         self.run_deferred_after(s.session, Deferred::Forwarded(s.xid));
     }
 

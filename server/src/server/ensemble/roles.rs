@@ -113,6 +113,7 @@ impl Core {
     /// Asks the election task for a round with what our log holds.
     pub(in crate::server) fn start_looking(&mut self) {
         self.role = Role::Looking;
+        crate::metrics::metrics().looking_count.inc();
         if let Some(q) = &self.quorum {
             let z = self.tree.last_processed_zxid();
             info!(
@@ -137,6 +138,9 @@ impl Core {
                 if let Some(q) = self.quorum.as_mut() {
                     q.elections += 1;
                 }
+                let m = crate::metrics::metrics();
+                m.observe_election(d.elapsed_ms as f64);
+                m.leader_changes.inc();
                 match d.state {
                     ServerState::Leading if d.leader == my_id => self.become_leader(),
                     ServerState::Following | ServerState::Observing => {
@@ -186,6 +190,7 @@ impl Core {
     }
 
     fn become_leader(&mut self) {
+        self.end_read_only();
         let Some(cfg) = self.zab_config() else { return };
         let Some(q) = self.quorum.as_ref() else {
             return;
@@ -229,6 +234,7 @@ impl Core {
         kind: LearnerKind,
         sender: crate::quorum::transport::PeerSender,
     ) {
+        self.end_read_only();
         let Some(cfg) = self.zab_config() else { return };
         let durable = self.durable_state(false);
         let (zab, outs) = Learner::new(cfg, kind, leader, &durable, self.now());
