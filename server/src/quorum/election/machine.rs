@@ -86,6 +86,8 @@ pub struct Election {
     now_ms: u64,
     started_at_ms: u64,
     connected: BTreeSet<u64>,
+    /// Peers whose connection dropped and has not come back.
+    lost: BTreeSet<u64>,
     newer_config: Option<(u64, Bytes)>,
 }
 
@@ -133,6 +135,7 @@ impl Election {
             now_ms: 0,
             started_at_ms: 0,
             connected: BTreeSet::new(),
+            lost: BTreeSet::new(),
             newer_config: None,
         }
     }
@@ -170,6 +173,7 @@ impl Election {
             Input::Tick { now_ms } => self.tick(now_ms, &mut out),
             Input::PeerUp(sid) => {
                 self.connected.insert(sid);
+                self.lost.remove(&sid);
                 if self.is_looking() && sid != self.my_id && self.verifier.is_voter(sid) {
                     let n = self.proposal_notification();
                     out.push(Output::Send { to: sid, n });
@@ -177,6 +181,7 @@ impl Election {
             }
             Input::PeerDown(sid) => {
                 self.connected.remove(&sid);
+                self.lost.insert(sid);
             }
         }
         self.drain(&mut out);
@@ -468,8 +473,26 @@ impl Election {
             version: 0,
         };
         if self.has_quorum(&self.recvset, &target) {
-            self.finalize_deadline_ms = Some(self.now_ms + FINALIZE_WAIT_MS);
+            if self.heard_from_every_reachable_voter(&target) {
+                // Nobody we can reach has anything better to say: waiting finalizeWait
+                // could only delay the decision (this is where most of Apache's election
+                // time goes after a leader dies).
+                let c = self.proposal;
+                self.decide(c, self.logical_clock, out);
+            } else {
+                self.finalize_deadline_ms = Some(self.now_ms + FINALIZE_WAIT_MS);
+            }
         }
+    }
+
+    /// True when every voter either voted for `target` this round or is known to be gone
+    /// (its connection dropped and has not come back). A voter we never heard from at all
+    /// (at start-up) may still have the better vote, so then we wait as Apache does.
+    fn heard_from_every_reachable_voter(&self, target: &TrackedVote) -> bool {
+        self.verifier.voters().iter().all(|v| {
+            let voted = self.recvset.get(v).is_some_and(|t| target.matches(t));
+            voted || (*v != self.my_id && !self.connected.contains(v) && self.lost.contains(v))
+        })
     }
 
     /// A FOLLOWING/LEADING notification: join if a quorum names the same leader and the

@@ -77,10 +77,11 @@ fn run(
         };
     for _ in 0..10_000 {
         if let Some((from, to, n)) = queue.pop_front() {
-            let out = nodes
-                .get_mut(&to)
-                .unwrap()
-                .step(Input::Notification { from, n });
+            // Messages to a server that is not running are lost.
+            let Some(node) = nodes.get_mut(&to) else {
+                continue;
+            };
+            let out = node.step(Input::Notification { from, n });
             handle(to, out, &mut queue, &mut result);
             continue;
         }
@@ -359,4 +360,45 @@ fn peer_up_resends_proposal_and_newer_config_is_noted() {
     n.config = Bytes::from_static(b"server.1=a:1:2:participant\nversion=1f");
     e.step(Input::Notification { from: 2, n });
     assert_eq!(e.newer_config().map(|c| c.0), Some(0x1f));
+}
+
+#[test]
+fn survivors_decide_at_once_when_the_only_silent_voter_is_gone() {
+    let voters = [1, 2, 3];
+    let mut nodes: BTreeMap<u64, Election> = [
+        (1, node(1, &voters, &[], 0x1_0000_0009, 1)),
+        (2, node(2, &voters, &[], 0x1_0000_0009, 1)),
+    ]
+    .into_iter()
+    .collect();
+    // Both were connected to 3 (the old leader), whose connection then dropped.
+    for (id, e) in nodes.iter_mut() {
+        let other = if *id == 1 { 2 } else { 1 };
+        e.step(Input::PeerUp(other));
+        e.step(Input::PeerUp(3));
+        e.step(Input::PeerDown(3));
+    }
+    let q = start_all(&mut nodes);
+    // No finalizeWait: the decision comes with the messages, at time 0.
+    let d = run(&mut nodes, q, 0);
+    assert_eq!(d[&1], (2, ServerState::Following));
+    assert_eq!(d[&2], (2, ServerState::Leading));
+}
+
+#[test]
+fn a_voter_never_heard_from_still_gets_the_finalize_wait() {
+    let voters = [1, 2, 3];
+    let mut nodes: BTreeMap<u64, Election> = [
+        (1, node(1, &voters, &[], 0x1_0000_0009, 1)),
+        (2, node(2, &voters, &[], 0x1_0000_0009, 1)),
+    ]
+    .into_iter()
+    .collect();
+    for (id, e) in nodes.iter_mut() {
+        e.step(Input::PeerUp(if *id == 1 { 2 } else { 1 }));
+    }
+    let q = start_all(&mut nodes);
+    assert!(run(&mut nodes, q, 199).is_empty());
+    let d = run(&mut nodes, VecDeque::new(), 200);
+    assert_eq!(d[&2], (2, ServerState::Leading));
 }
