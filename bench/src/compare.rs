@@ -10,7 +10,7 @@ use tokio::runtime::Runtime;
 
 use crate::bounds;
 use crate::error::BenchError;
-use crate::load::{self, Limit, LoadConfig, LoadResult};
+use crate::load::{self, Driver, Limit, LoadConfig, LoadResult};
 use crate::report::{self, Figure, Report, Runs};
 use crate::servers::{self, Flavor, Launcher, Server, ServerDef};
 use crate::workload::{size_label, Spec, Workload, DEFAULT_KEYS, ROOT};
@@ -356,6 +356,7 @@ fn matrix_phase(
             sessions: cfg.sessions,
             outstanding: cfg.outstanding,
             limit: Limit::Seconds(cfg.warmup_s),
+            driver: Driver::Raw,
         };
         rt.block_on(load::run_load(&warm))?;
     }
@@ -374,6 +375,7 @@ fn matrix_phase(
                     } else {
                         cfg.duration_s
                     }),
+                    driver: Driver::Raw,
                 };
                 match rt.block_on(load::run_load(&lc)) {
                     Ok(r) => {
@@ -458,6 +460,7 @@ fn populate_phase(
         sessions: cfg.sessions,
         outstanding: cfg.outstanding,
         limit: Limit::Ops(count),
+        driver: Driver::Raw,
     }))?;
     eprintln!(
         "  {} created {} znodes in {:.1}s ({:.0}/s, {} errors)",

@@ -5,6 +5,7 @@ pub mod bounds;
 pub mod compare;
 pub mod error;
 pub mod load;
+pub mod raw;
 pub mod report;
 pub mod servers;
 pub mod stats;

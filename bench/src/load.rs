@@ -34,6 +34,17 @@ pub struct LoadConfig {
     /// Outstanding requests per session.
     pub outstanding: usize,
     pub limit: Limit,
+    pub driver: Driver,
+}
+
+/// How requests are sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Driver {
+    /// Hand-encoded frames, one task per session (cheap: the default).
+    Raw,
+    /// `zkserver::client::Client`, one task per outstanding request.
+    Client,
 }
 
 /// What one run measured.
@@ -102,7 +113,7 @@ pub async fn prepare(client: &Client, spec: &Spec) -> Result<(), BenchError> {
 }
 
 /// Shared stop condition of all streams.
-struct Stop {
+pub struct Stop {
     deadline: Option<Instant>,
     budget: Option<u64>,
     issued: AtomicU64,
@@ -110,7 +121,7 @@ struct Stop {
 
 impl Stop {
     /// Claims the next request; false once the run is over.
-    fn next(&self) -> bool {
+    pub fn next(&self) -> bool {
         if let Some(n) = self.budget {
             return self.issued.fetch_add(1, Ordering::Relaxed) < n;
         }
@@ -118,11 +129,13 @@ impl Stop {
     }
 }
 
+/// What one request stream (or raw session) measured.
 #[derive(Default)]
-struct StreamOut {
-    samples: Vec<u64>,
-    errors: u64,
-    first_error: Option<String>,
+pub struct StreamOut {
+    /// Latencies of successful requests, microseconds.
+    pub samples: Vec<u64>,
+    pub errors: u64,
+    pub first_error: Option<String>,
 }
 
 fn fatal(e: &ClientError) -> bool {
@@ -197,23 +210,33 @@ pub async fn run_load(cfg: &LoadConfig) -> Result<LoadResult, BenchError> {
             "sessions and outstanding must be at least 1".into(),
         ));
     }
-    let mut clients = Vec::with_capacity(cfg.sessions);
-    for _ in 0..cfg.sessions {
-        clients.push(connect(&cfg.target, Duration::from_secs(10)).await?);
-    }
-    prepare(&clients[0], &cfg.spec).await?;
+    let admin = connect(&cfg.target, Duration::from_secs(10)).await?;
+    prepare(&admin, &cfg.spec).await?;
     // Create streams each get their own parent, made before the clock starts.
     let tag = run_tag();
+    let streams_per_session = match cfg.driver {
+        Driver::Raw => 1,
+        Driver::Client => cfg.outstanding,
+    };
     let mut dirs = Vec::new();
     for s in 0..cfg.sessions {
-        for k in 0..cfg.outstanding {
+        for k in 0..streams_per_session {
             if cfg.spec.workload == Workload::Create {
                 let d = create_dir(&tag, s, k);
-                ensure(&clients[s], &d, b"").await?;
+                ensure(&admin, &d, b"").await?;
                 dirs.push(Some(d));
             } else {
                 dirs.push(None);
             }
+        }
+    }
+    let _ = admin.close().await;
+    let mut clients = Vec::new();
+    let mut raws = Vec::new();
+    for _ in 0..cfg.sessions {
+        match cfg.driver {
+            Driver::Client => clients.push(connect(&cfg.target, Duration::from_secs(10)).await?),
+            Driver::Raw => raws.push(crate::raw::open(&cfg.target, Duration::from_secs(10)).await?),
         }
     }
     let start = Instant::now();
@@ -237,6 +260,17 @@ pub async fn run_load(cfg: &LoadConfig) -> Result<LoadResult, BenchError> {
             let dir = dirs.next().flatten();
             set.spawn(stream(client.clone(), cfg.spec, id, dir, stop.clone()));
         }
+    }
+    for (s, conn) in raws.into_iter().enumerate() {
+        let dir = dirs.next().flatten();
+        set.spawn(crate::raw::drive(
+            conn,
+            cfg.spec,
+            s as u64,
+            dir,
+            cfg.outstanding,
+            stop.clone(),
+        ));
     }
     let mut samples = Vec::new();
     let (mut errors, mut first_error) = (0, None);

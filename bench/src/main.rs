@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use zkbench::compare::{self, CompareConfig};
 use zkbench::error::BenchError;
-use zkbench::load::{self, Limit, LoadConfig, LoadResult};
+use zkbench::load::{self, Driver, Limit, LoadConfig, LoadResult};
 use zkbench::report;
 use zkbench::workload::{Spec, Workload, DEFAULT_KEYS};
 
@@ -65,6 +65,9 @@ struct RunArgs {
     /// Total requests to send.
     #[arg(long)]
     ops: Option<u64>,
+    /// raw: hand-encoded frames (cheap); client: zkserver's async client.
+    #[arg(long, value_enum, default_value_t = Driver::Raw)]
+    driver: Driver,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
@@ -168,6 +171,7 @@ fn run(a: RunArgs, latency: bool) -> Result<(), BenchError> {
         sessions,
         outstanding,
         limit,
+        driver: a.driver,
     };
     let r = runtime()?.block_on(load::run_load(&cfg))?;
     print_result(&r, a.json)
@@ -185,6 +189,7 @@ fn populate(a: PopulateArgs) -> Result<(), BenchError> {
         sessions: a.sessions,
         outstanding: a.outstanding,
         limit: Limit::Ops(a.count),
+        driver: Driver::Raw,
     };
     let r = runtime()?.block_on(load::run_load(&cfg))?;
     if !a.json {
