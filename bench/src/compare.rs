@@ -82,7 +82,7 @@ impl CompareConfig {
         CompareConfig {
             runs: 1,
             duration_s: 2.0,
-            warmup_s: 5.0,
+            warmup_s: 8.0,
             value_sizes: vec![100],
             mix_read_pcts: vec![90],
             latency_duration_s: 2.0,
@@ -422,9 +422,9 @@ fn populate_phase(
     let dir = cfg.workdir.join(format!("{}-populate", flavor.name()));
     let mut s = start(launcher, flavor, &dir)?;
     let count = cfg.populate_count;
-    let label = if count % 1_000_000 == 0 {
+    let label = if count.is_multiple_of(1_000_000) {
         format!("{}M", count / 1_000_000)
-    } else if count % 1000 == 0 {
+    } else if count.is_multiple_of(1000) {
         format!("{}k", count / 1000)
     } else {
         count.to_string()

@@ -306,22 +306,26 @@ pub async fn run_load(cfg: &LoadConfig) -> Result<LoadResult, BenchError> {
     })
 }
 
-/// Waits until a getData of `path` succeeds on `target`, polling; returns how long it took
-/// from `since`, or `None` when `limit` passes first.
+/// Waits until a getData of `path` succeeds on `target` (polling every 10 ms with fresh
+/// sessions); returns the time since `since`, or `None` when `limit` passes first.
 pub async fn wait_get_data(
     target: &str,
     path: &str,
     since: Instant,
     limit: Duration,
 ) -> Option<Duration> {
+    let body = crate::raw::get_data_body(path);
     let deadline = since + limit;
     while Instant::now() < deadline {
-        if let Ok(c) = connect(target, Duration::from_millis(500)).await {
-            let ok = c.get_data(path, false).await.is_ok();
-            let _ = c.close().await;
-            if ok {
-                return Some(since.elapsed());
-            }
+        if crate::raw::probe(
+            target,
+            zkserver::proto::codes::op::GET_DATA,
+            &body,
+            Duration::from_secs(2),
+        )
+        .await
+        {
+            return Some(since.elapsed());
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -336,17 +340,19 @@ pub async fn wait_set_data(
     since: Instant,
     limit: Duration,
 ) -> Option<Duration> {
+    let body = crate::raw::set_data_body(path, b"e");
     let deadline = since + limit;
     while Instant::now() < deadline {
         for t in targets {
-            if let Ok(c) = connect(t, Duration::from_millis(500)).await {
-                let ok = tokio::time::timeout(Duration::from_secs(2), c.set_data(path, b"e", -1))
-                    .await
-                    .is_ok_and(|r| r.is_ok());
-                let _ = c.close().await;
-                if ok {
-                    return Some(since.elapsed());
-                }
+            if crate::raw::probe(
+                t,
+                zkserver::proto::codes::op::SET_DATA,
+                &body,
+                Duration::from_secs(2),
+            )
+            .await
+            {
+                return Some(since.elapsed());
             }
         }
         tokio::time::sleep(Duration::from_millis(10)).await;

@@ -228,3 +228,47 @@ pub async fn drive(
     }
     out
 }
+
+/// Opens a session on `target`, sends one request and tells whether it was answered without
+/// error, all within `limit`. Used to time how soon a server serves again.
+pub async fn probe(target: &str, code: i32, body: &[u8], limit: Duration) -> bool {
+    let attempt = async {
+        let mut s = open(target, limit).await.ok()?;
+        let mut req = Vec::new();
+        frame(&mut req, 1, code, body);
+        s.write_all(&req).await.ok()?;
+        loop {
+            let n = s.read_i32().await.ok()?;
+            if !(16..=(1 << 24)).contains(&n) {
+                return None;
+            }
+            let mut buf = vec![0u8; n as usize];
+            s.read_exact(&mut buf).await.ok()?;
+            let xid = i32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]);
+            if xid == 1 {
+                let err = i32::from_be_bytes([buf[12], buf[13], buf[14], buf[15]]);
+                return Some(err == 0);
+            }
+        }
+    };
+    matches!(tokio::time::timeout(limit, attempt).await, Ok(Some(true)))
+}
+
+/// A getData request body for `path`.
+pub fn get_data_body(path: &str) -> Vec<u8> {
+    PathWatchRequest {
+        path: path.to_string(),
+        watch: false,
+    }
+    .to_bytes()
+}
+
+/// A setData request body writing `data` to `path` (any version).
+pub fn set_data_body(path: &str, data: &[u8]) -> Vec<u8> {
+    SetDataRequest {
+        path: path.to_string(),
+        data: Some(bytes::Bytes::copy_from_slice(data)),
+        version: -1,
+    }
+    .to_bytes()
+}

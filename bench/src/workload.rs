@@ -121,7 +121,7 @@ impl Spec {
 
 /// "100B", "1KB", "1.5KB".
 pub fn size_label(n: usize) -> String {
-    if n >= 1024 && n % 1024 == 0 {
+    if n >= 1024 && n.is_multiple_of(1024) {
         format!("{}KB", n / 1024)
     } else {
         format!("{n}B")

@@ -1,5 +1,6 @@
 //! Proves the harness end to end: `zkbench run` against a zkserver started in-process on
 //! loopback, with a bounded op count, both drivers.
+#![allow(clippy::unwrap_used)]
 
 use std::net::TcpListener;
 use std::process::Command;
@@ -85,12 +86,36 @@ fn zkbench_run_against_zkserver() {
         assert_eq!(v["errors"], 0, "{workload}/{driver}: {v}");
         assert_eq!(v["latency"]["count"], 2000);
         assert!(v["ops_per_sec"].as_f64().unwrap() > 0.0);
-        assert!(v["latency"]["p50_us"].as_u64().unwrap() <= v["latency"]["p99_us"].as_u64().unwrap());
+        assert!(
+            v["latency"]["p50_us"].as_u64().unwrap() <= v["latency"]["p99_us"].as_u64().unwrap()
+        );
     }
     // Latency mode: one session, one outstanding request, bounded by time.
-    let v = run_json(&["latency", "--target", &addr, "--workload", "getdata", "--duration", "1"]);
+    let v = run_json(&[
+        "latency",
+        "--target",
+        &addr,
+        "--workload",
+        "getdata",
+        "--duration",
+        "1",
+    ]);
     assert_eq!(v["sessions"], 1);
     assert_eq!(v["outstanding"], 1);
     assert_eq!(v["errors"], 0);
     assert!(v["ops"].as_u64().unwrap() > 10);
+
+    // The restart probe: a known key answers, a missing one does not.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        use zkserver::proto::codes::op;
+        let limit = Duration::from_secs(5);
+        let known = zkbench::raw::get_data_body("/zkbench/v100/k000000");
+        assert!(zkbench::raw::probe(&addr, op::GET_DATA, &known, limit).await);
+        let missing = zkbench::raw::get_data_body("/zkbench/nope");
+        assert!(!zkbench::raw::probe(&addr, op::GET_DATA, &missing, limit).await);
+        let since = Instant::now();
+        let took = zkbench::load::wait_get_data(&addr, "/zkbench/v100/k000000", since, limit).await;
+        assert!(took.is_some_and(|d| d < limit));
+    });
 }
