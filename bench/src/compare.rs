@@ -313,6 +313,8 @@ pub fn compare(cfg: &CompareConfig, rt: &Runtime) -> Result<Report<CompareConfig
     }
     notes.push("zkserver has no ensemble mode yet: election is Apache-only (n/a)".into());
     notes.push(format!("load average at end: {}", loadavg()));
+    // The disk and CPU are shared: a second measurement shows how much the bounds moved.
+    let bounds_end = bounds::measure(&cfg.workdir, cfg.bounds_samples.max(10))?;
     let figures = col.figures();
     let targets = report::evaluate(&figures);
     Ok(Report {
@@ -323,6 +325,7 @@ pub fn compare(cfg: &CompareConfig, rt: &Runtime) -> Result<Report<CompareConfig
         cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
         config: cfg.clone(),
         bounds: Some(bounds),
+        bounds_end: Some(bounds_end),
         figures,
         targets,
         notes,

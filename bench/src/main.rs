@@ -234,8 +234,12 @@ fn compare_cmd(a: CompareArgs) -> Result<(), BenchError> {
     }
     let rt = runtime()?;
     let rep = compare::compare(&cfg, &rt)?;
-    println!("\nmachine bounds:");
     if let Some(b) = &rep.bounds {
+        println!("\nmachine bounds before the runs:");
+        print!("{}", report::bounds_text(b));
+    }
+    if let Some(b) = &rep.bounds_end {
+        println!("machine bounds after the runs:");
         print!("{}", report::bounds_text(b));
     }
     println!(

@@ -192,7 +192,10 @@ pub struct Report<C: Serialize> {
     pub unix_time: u64,
     pub cpus: usize,
     pub config: C,
+    /// Measured before the servers start.
     pub bounds: Option<Bounds>,
+    /// Measured again after the last phase.
+    pub bounds_end: Option<Bounds>,
     pub figures: Vec<Figure>,
     pub targets: Vec<Target>,
     pub notes: Vec<String>,
@@ -259,6 +262,7 @@ mod tests {
             cpus: 2,
             config: serde_json::json!({"runs": 2}),
             bounds: None,
+            bounds_end: None,
             targets: evaluate(&figs),
             figures: figs.clone(),
             notes: vec!["n".into()],
