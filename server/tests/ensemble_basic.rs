@@ -317,3 +317,48 @@ async fn watches_set_on_a_follower_fire_for_writes_through_other_members() {
     let (_, st) = watcher.get_data("/w-later", false).await.expect("get");
     assert_eq!(ev.zxid, st.czxid);
 }
+
+#[tokio::test]
+async fn watches_move_with_the_session_to_another_member() {
+    let mut ens = EnsembleBuilder::new(3).start().await;
+    let leader = ens.wait_leader().await;
+    let f = followers(&ens, leader);
+    let writer = ens.client(leader).await;
+    writer
+        .create("/moved-watch", b"0", &open(), CreateMode::Persistent)
+        .await
+        .expect("create");
+    let cfg = ClientConfig::new([ens.addr(f[0]), ens.addr(f[1])])
+        .with_session_timeout(Duration::from_secs(15));
+    let (c, mut events) = Client::connect(cfg).await.expect("connect");
+    c.sync("/moved-watch").await.expect("sync");
+    c.get_data("/moved-watch", true).await.expect("data watch");
+    c.get_children("/moved-watch", true)
+        .await
+        .expect("child watch");
+
+    ens.kill9(f[0]);
+    // The session reconnects to the other follower and re-registers its watches there.
+    ens.poll("the session to reconnect", || async {
+        c.exists("/moved-watch", false).await.ok().map(|_| ())
+    })
+    .await;
+    writer
+        .set_data("/moved-watch", b"1", -1)
+        .await
+        .expect("set_data");
+    let ev = next_node_event(&mut events).await;
+    assert_eq!(
+        (ev.kind, ev.path.as_str()),
+        (event::NODE_DATA_CHANGED, "/moved-watch")
+    );
+    writer
+        .create("/moved-watch/c", b"", &open(), CreateMode::Persistent)
+        .await
+        .expect("create child");
+    let ev = next_node_event(&mut events).await;
+    assert_eq!(
+        (ev.kind, ev.path.as_str()),
+        (event::NODE_CHILDREN_CHANGED, "/moved-watch")
+    );
+}

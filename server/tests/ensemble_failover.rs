@@ -18,7 +18,7 @@ use zkserver::client::{Client, ClientConfig, ClientError};
 use zkserver::proto::codes::CreateMode;
 
 /// Upper bound on operations per client, whatever happens.
-const MAX_OPS: usize = 3000;
+const MAX_OPS: usize = 20_000;
 
 /// A connect string starting at member `first`, so clients spread over the ensemble.
 fn hosts_from(ens: &Ensemble, first: usize) -> Vec<String> {
@@ -103,44 +103,90 @@ async fn wait_acked(ens: &Ensemble, histories: &[Arc<Mutex<ClientHistory>>], min
     .await
 }
 
+/// Several clients running [`run_client`] against the whole ensemble.
+struct Load {
+    histories: Vec<Arc<Mutex<ClientHistory>>>,
+    stop: Arc<AtomicBool>,
+    tasks: Vec<tokio::task::JoinHandle<Result<(), String>>>,
+}
+
+impl Load {
+    /// Creates `/hist` and one register per client, then starts the clients (client `n`
+    /// tries member `n % len` first).
+    async fn start(ens: &Ensemble, clients: usize) -> Load {
+        let setup = ens.client(0).await;
+        setup
+            .create("/hist", b"", &open(), CreateMode::Persistent)
+            .await
+            .expect("create /hist");
+        let mut histories = Vec::new();
+        for n in 0..clients {
+            let register = format!("/hist/reg{n}");
+            setup
+                .create(&register, b"0", &open(), CreateMode::Persistent)
+                .await
+                .expect("create register");
+            histories.push(Arc::new(Mutex::new(ClientHistory::new(&register))));
+        }
+        setup.close().await.expect("close");
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut tasks = Vec::new();
+        for (n, history) in histories.iter().enumerate() {
+            let mut cfg =
+                ClientConfig::new(hosts_from(ens, n)).with_session_timeout(Duration::from_secs(20));
+            cfg.request_timeout = Some(Duration::from_secs(10));
+            let (c, _events) = Client::connect(cfg).await.expect("connect");
+            tasks.push(tokio::spawn(run_client(
+                c,
+                n,
+                history.clone(),
+                stop.clone(),
+            )));
+        }
+        Load {
+            histories,
+            stop,
+            tasks,
+        }
+    }
+
+    fn acked(&self) -> Vec<usize> {
+        self.histories.iter().map(|h| h.lock().acked()).collect()
+    }
+
+    /// Waits until every client has `more` acknowledged operations beyond the busiest
+    /// client's count now: all of them carry on.
+    async fn wait_progress(&self, ens: &Ensemble, more: usize) {
+        let min = self.acked().into_iter().max().unwrap_or(0) + more;
+        wait_acked(ens, &self.histories, min).await;
+    }
+
+    /// Stops the clients and checks every history against the converged tree of all members
+    /// (all must be running).
+    async fn finish_and_check(mut self, ens: &Ensemble) {
+        self.stop.store(true, Ordering::Release);
+        for t in std::mem::take(&mut self.tasks) {
+            t.await.expect("client task").expect("client history");
+        }
+        ens.wait_leader().await;
+        let tree = ens.wait_converged().await;
+        for h in &self.histories {
+            if let Err(e) = h.lock().check(&tree, 0) {
+                panic!("history check failed: {e}");
+            }
+        }
+        let acked: usize = self.acked().iter().sum();
+        eprintln!("{acked} acknowledged operations checked");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leader_kill_under_load_loses_no_acknowledged_write() {
     let mut ens = EnsembleBuilder::new(3).start().await;
-    let setup = ens.client(0).await;
-    setup
-        .create("/hist", b"", &open(), CreateMode::Persistent)
-        .await
-        .expect("create /hist");
-    const CLIENTS: usize = 4;
-    let mut histories = Vec::new();
-    for n in 0..CLIENTS {
-        let register = format!("/hist/reg{n}");
-        setup
-            .create(&register, b"0", &open(), CreateMode::Persistent)
-            .await
-            .expect("create register");
-        histories.push(Arc::new(Mutex::new(ClientHistory::new(&register))));
-    }
-    setup.close().await.expect("close");
-
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut tasks = Vec::new();
-    for (n, history) in histories.iter().enumerate() {
-        let mut cfg =
-            ClientConfig::new(hosts_from(&ens, n)).with_session_timeout(Duration::from_secs(20));
-        cfg.request_timeout = Some(Duration::from_secs(10));
-        let (c, _events) = Client::connect(cfg).await.expect("connect");
-        tasks.push(tokio::spawn(run_client(
-            c,
-            n,
-            history.clone(),
-            stop.clone(),
-        )));
-    }
-    wait_acked(&ens, &histories, 15).await;
+    let load = Load::start(&ens, 4).await;
+    wait_acked(&ens, &load.histories, 15).await;
 
     let old = ens.wait_leader().await;
-    let before: Vec<usize> = histories.iter().map(|h| h.lock().acked()).collect();
     let killed_at = Instant::now();
     ens.kill9(old);
     let new = ens.wait_leader().await;
@@ -151,27 +197,39 @@ async fn leader_kill_under_load_loses_no_acknowledged_write() {
         failover < Duration::from_secs(15),
         "failover took {failover:?}"
     );
+    load.wait_progress(&ens, 15).await;
 
-    // Every client carries on after the failover.
-    let min_after = before.iter().max().copied().unwrap_or(0) + 15;
-    wait_acked(&ens, &histories, min_after).await;
-    stop.store(true, Ordering::Release);
-    for t in tasks {
-        t.await.expect("client task").expect("client history");
-    }
-
+    // The old leader rejoins (truncating anything it proposed alone) and catches up.
     ens.restart(old);
     ens.wait_serving(old).await;
-    ens.wait_leader().await;
-    let tree = ens.wait_converged().await;
-    for h in &histories {
-        let h = h.lock();
-        if let Err(e) = h.check(&tree, 0) {
-            panic!("history check failed: {e}");
+    load.finish_and_check(&ens).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_leader_kills_in_five_members_lose_no_acknowledged_write() {
+    let mut ens = EnsembleBuilder::new(5).start().await;
+    let load = Load::start(&ens, 5).await;
+    wait_acked(&ens, &load.histories, 10).await;
+    for round in 0..3 {
+        let old = ens.wait_leader().await;
+        // In the last round a follower goes down with the leader: 3 of 5 still form a quorum.
+        let extra = (round == 2).then(|| (old + 1) % ens.len());
+        ens.kill9(old);
+        if let Some(e) = extra {
+            ens.kill9(e);
         }
+        let new = ens.wait_leader().await;
+        assert_ne!(new, old, "round {round}");
+        load.wait_progress(&ens, 10).await;
+        ens.restart(old);
+        ens.wait_serving(old).await;
+        if let Some(e) = extra {
+            ens.restart(e);
+            ens.wait_serving(e).await;
+        }
+        load.wait_progress(&ens, 5).await;
     }
-    let acked: usize = histories.iter().map(|h| h.lock().acked()).sum();
-    eprintln!("{acked} acknowledged operations checked");
+    load.finish_and_check(&ens).await;
 }
 
 /// Creates `count` nodes `/{prefix}-k` through member `via` using `clients` sessions.
