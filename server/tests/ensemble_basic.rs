@@ -362,3 +362,87 @@ async fn watches_move_with_the_session_to_another_member() {
         (event::NODE_CHILDREN_CHANGED, "/moved-watch")
     );
 }
+
+#[tokio::test]
+async fn a_session_whose_server_died_expires_on_the_rest_of_the_ensemble() {
+    let mut ens = EnsembleBuilder::new(3).start().await;
+    let leader = ens.wait_leader().await;
+    let f = followers(&ens, leader);
+    let cfg = ClientConfig::new([ens.addr(f[0])]).with_session_timeout(Duration::from_secs(2));
+    let (c, _events) = Client::connect(cfg).await.expect("connect");
+    c.create("/orphan", b"", &open(), CreateMode::Ephemeral)
+        .await
+        .expect("create ephemeral");
+    assert_everywhere(&ens, "/orphan", b"").await;
+    // The server holding the session dies and the client never comes back: the leader
+    // must expire the session it only knew through that follower.
+    ens.kill9(f[0]);
+    drop(c);
+    wait_gone_everywhere(&ens, "/orphan").await;
+    ens.wait_converged().await;
+}
+
+#[tokio::test]
+async fn ephemerals_and_watches_survive_a_leader_change() {
+    let mut ens = EnsembleBuilder::new(3).start().await;
+    let old = ens.wait_leader().await;
+    let f = followers(&ens, old);
+    let cfg = ClientConfig::new([ens.addr(f[0]), ens.addr(f[1])])
+        .with_session_timeout(Duration::from_secs(6));
+    let (c, mut events) = Client::connect(cfg).await.expect("connect");
+    let sid = c.session_id();
+    c.create("/keeps", b"", &open(), CreateMode::Ephemeral)
+        .await
+        .expect("create ephemeral");
+    c.create("/watched", b"0", &open(), CreateMode::Persistent)
+        .await
+        .expect("create");
+    c.get_data("/watched", true).await.expect("data watch");
+
+    ens.kill9(old);
+    let new = ens.wait_leader().await;
+    assert_ne!(new, old);
+    // The session is still alive under the new leader: the client can write, and a change
+    // by another session fires the watch it set before the failover.
+    ens.poll("the session to work again", || async {
+        c.set_data("/keeps", b"still", -1).await.ok()
+    })
+    .await;
+    let other = ens.client(new).await;
+    other
+        .set_data("/watched", b"1", -1)
+        .await
+        .expect("set_data");
+    let ev = next_node_event(&mut events).await;
+    assert_eq!(
+        (ev.kind, ev.path.as_str()),
+        (event::NODE_DATA_CHANGED, "/watched")
+    );
+    let (_, st) = other
+        .get_data("/keeps", false)
+        .await
+        .expect("ephemeral kept");
+    assert_eq!(st.ephemeral_owner, sid);
+    // The old leader rejoins and agrees.
+    ens.restart(old);
+    ens.wait_serving(old).await;
+    let tree = ens.wait_converged().await;
+    assert_eq!(tree["/keeps"].0, b"still".to_vec());
+}
+
+#[tokio::test]
+async fn watches_fire_on_observers() {
+    let ens = EnsembleBuilder::new(3).observers(1).start().await;
+    let leader = ens.wait_leader().await;
+    let (obs, mut events) = Client::connect(ClientConfig::new([ens.addr(3)]))
+        .await
+        .expect("connect to observer");
+    assert!(obs.exists("/o", true).await.expect("exists").is_none());
+    let writer = ens.client(leader).await;
+    writer
+        .create("/o", b"", &open(), CreateMode::Persistent)
+        .await
+        .expect("create");
+    let ev = next_node_event(&mut events).await;
+    assert_eq!((ev.kind, ev.path.as_str()), (event::NODE_CREATED, "/o"));
+}
