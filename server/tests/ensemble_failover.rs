@@ -300,3 +300,21 @@ async fn followers_catch_up_by_diff_and_by_snapshot() {
         .expect("create through caught-up follower");
     ens.wait_converged().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whole_ensemble_kill9_keeps_every_acknowledged_write() {
+    let mut ens = EnsembleBuilder::new(3).cfg("snapCount", 200).start().await;
+    let load = Load::start(&ens, 3).await;
+    wait_acked(&ens, &load.histories, 40).await;
+    // Everyone dies at once, mid-load; the clients keep retrying meanwhile.
+    for i in 0..ens.len() {
+        ens.kill9(i);
+    }
+    for i in 0..ens.len() {
+        ens.restart(i);
+    }
+    ens.wait_all_serving().await;
+    ens.wait_leader().await;
+    load.wait_progress(&ens, 10).await;
+    load.finish_and_check(&ens).await;
+}
