@@ -2,5 +2,7 @@
 #![allow(dead_code)]
 
 pub mod apache;
+pub mod ensemble;
+pub mod history;
 pub mod util;
 pub mod zkserver;
