@@ -16,6 +16,7 @@ Everything created (containers, their anonymous /data volumes, networks) is remo
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 import socket
@@ -161,12 +162,11 @@ class Cluster:
             docker(
                 "create",
                 "--name", name,
-                "--hostname", f"zk{sid}",
                 "--network", self.quorum_net,
                 "--ip", member.quorum_ip,
                 "--network-alias", f"zk{sid}",
                 "--label", f"zk-e2e={self.prefix}",
-                "-e", "ZKSERVER_LOG=info",
+                "-e", f"ZKSERVER_LOG={os.environ.get('ZK_E2E_LOG', 'info')}",
                 self.image,
             )  # fmt: skip
             self._containers.append(name)

@@ -49,4 +49,7 @@ def cluster(docker_ready, request):
                     print(f"\n===== logs of zk{sid} ({c.members[sid].container}) =====\n{c.logs(sid)}")
                 except Exception as exc:  # noqa: BLE001 - diagnostics must not hide the failure
                     print(f"no logs for zk{sid}: {exc!r}")
-        c.destroy()
+        if os.environ.get("ZK_E2E_KEEP_FAILED") and (rep is None or rep.failed):
+            print(f"\nkeeping {c.prefix}-* for inspection (ZK_E2E_KEEP_FAILED): remove them by name")
+        else:
+            c.destroy()

@@ -43,7 +43,8 @@ class Writer:
 
     wid: int
     hosts: str
-    max_ops: int = 3000
+    max_ops: int = 20000
+    rate: float = 60.0
     acked: dict[str, bytes] = field(default_factory=dict)
     attempted: set[str] = field(default_factory=set)
     acked_seq: list[str] = field(default_factory=list)
@@ -55,12 +56,14 @@ class Writer:
 
     def __post_init__(self):
         self._stop = threading.Event()
+        self._closing = False
         self._thread = threading.Thread(target=self._run, name=f"writer-{self.wid}", daemon=True)
         self.zk = KazooClient(hosts=self.hosts, timeout=10, randomize_hosts=True)
         self.zk.add_listener(self._on_state)
 
     def _on_state(self, state) -> None:
-        if state == KazooState.LOST:
+        # kazoo reports LOST on its own stop() too; only a loss before that counts.
+        if state == KazooState.LOST and not self._closing:
             self.lost += 1
 
     def start(self) -> None:
@@ -77,6 +80,9 @@ class Writer:
             self.unexpected.append("writer thread did not stop")
 
     def close(self) -> None:
+        self._closing = True
+        if self.zk.client_id != self.session_start:
+            self.unexpected.append(f"session changed from {self.session_start} to {self.zk.client_id}")
         try:
             self.zk.stop()
         finally:
@@ -86,8 +92,11 @@ class Writer:
         return sum(1 for x in self.ack_times if x >= t)
 
     def _run(self) -> None:
+        started = time.monotonic()
         for k in range(self.max_ops):
-            if self._stop.is_set():
+            # Paced so the trees stay small enough to walk; a slow ensemble just falls behind.
+            ahead = started + k / self.rate - time.monotonic()
+            if self._stop.wait(ahead) if ahead > 0 else self._stop.is_set():
                 return
             data = f"{self.wid}:{k}".encode()
             sequential = k % 3 == 0
@@ -115,7 +124,7 @@ class Writer:
 class Writers:
     """A group of writers started and stopped together."""
 
-    def __init__(self, hosts: str, count: int = 4, max_ops: int = 3000):
+    def __init__(self, hosts: str, count: int = 4, max_ops: int = 20000):
         self.writers = [Writer(i, hosts, max_ops) for i in range(count)]
         self._closed = False
 
