@@ -327,7 +327,11 @@ impl Core {
             },
         )
         .map_err(|e| e.to_string())?;
-        self.tree = restored.tree;
+        // A deserialized tree does not know its zxid; without this the fast-forward that
+        // follows would replay the whole log (older than the snapshot) on top of it.
+        let mut tree = restored.tree;
+        tree.set_last_processed_zxid(restored.last_zxid);
+        self.tree = tree;
         self.reset_sessions(&restored.sessions);
         Ok(())
     }
