@@ -83,6 +83,43 @@ async fn acknowledged_writes_survive_kill_9() {
     assert_eq!(st.czxid, zxid + 2, "{:#x} after {zxid:#x}", st.czxid);
 }
 
+/// A restart with nothing logged after the start-up snapshot must keep the zxid: new txns
+/// must never reuse zxids that the snapshot already covers.
+#[tokio::test]
+async fn restarts_without_new_writes_keep_the_zxid() {
+    let mut zk = ZkServer::start_default();
+    let (c, _rx) = connect(&zk.addr()).await;
+    create_n(&c, 0, 20).await;
+    let zxid = c.exists("/k19", false).await.unwrap().unwrap().mzxid;
+    drop(c);
+    // Twice: the second start recovers from the first start's snapshot alone.
+    for _ in 0..2 {
+        zk.kill9();
+        zk.try_start_again().unwrap();
+        let srvr = zk.four_letter("srvr").unwrap();
+        assert!(
+            srvr.contains(&format!("Zxid: {zxid:#x}")),
+            "zxid after restart: {srvr}"
+        );
+    }
+    let (c, _rx) = connect(&zk.addr()).await;
+    let (_, st) = c
+        .create2("/after", b"", &open(), CreateMode::Persistent)
+        .await
+        .unwrap();
+    assert!(
+        st.czxid > zxid,
+        "{:#x} reuses a zxid at or before {zxid:#x}",
+        st.czxid
+    );
+    drop(c);
+    zk.kill9();
+    zk.try_start_again().unwrap();
+    let (c, _rx) = connect(&zk.addr()).await;
+    assert_present(&c, 0, 20).await;
+    assert!(c.exists("/after", false).await.unwrap().is_some());
+}
+
 #[tokio::test]
 async fn restarts_across_snapshot_rolls() {
     let mut zk = ZkServer::builder().cfg("snapCount", 100).start();

@@ -97,7 +97,9 @@ pub async fn run(cfg: ServerConfig) -> Result<(), ServerError> {
     crate::metrics::metrics()
         .dbinittime
         .observe(load_started.elapsed().as_secs_f64() * 1000.0);
-    let tree = restored.tree;
+    let mut tree = restored.tree;
+    // A snapshot's tree does not know its zxid; the newest one applied is what counts.
+    tree.set_last_processed_zxid(restored.last_zxid);
     info!(
         "Restored database: last zxid 0x{:x} (snapshot 0x{:x}), {} nodes, {} sessions",
         restored.last_zxid,
