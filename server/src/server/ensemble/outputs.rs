@@ -114,6 +114,7 @@ impl Core {
     fn run_output(&mut self, o: Output) -> Vec<Output> {
         match o {
             Output::Send { to, pkt } => {
+                self.note_sync_start(to, &pkt);
                 match &self.role {
                     Role::Leader(l) => {
                         if let Some(p) = l.peers.get(&to) {
@@ -222,6 +223,31 @@ impl Core {
                 self.finish_forwarded_sync();
                 Vec::new()
             }
+        }
+    }
+
+    /// Leader: one log line (and a counter) per learner sync, as it starts.
+    fn note_sync_start(&self, to: u64, pkt: &crate::proto::quorum::ZabPacket) {
+        use crate::proto::quorum::ZabPacket;
+        if !matches!(self.role, Role::Leader(_)) {
+            return;
+        }
+        let m = crate::metrics::metrics();
+        match pkt {
+            ZabPacket::Diff { zxid } => {
+                m.diff_count.inc();
+                info!("sync of learner {to}: DIFF from 0x{zxid:x}");
+            }
+            ZabPacket::Trunc { zxid } => info!("sync of learner {to}: TRUNC to 0x{zxid:x}"),
+            ZabPacket::Snap { zxid } => {
+                m.snap_count.inc();
+                info!(
+                    "sync of learner {to}: SNAP at 0x{zxid:x} ({} nodes, ~{} bytes)",
+                    self.tree.node_count(),
+                    self.tree.approximate_data_size()
+                );
+            }
+            _ => {}
         }
     }
 
