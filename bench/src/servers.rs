@@ -12,27 +12,6 @@ use serde::Serialize;
 
 use crate::error::BenchError;
 
-/// Jars of Debian's `zookeeper` package that `QuorumPeerMain` needs.
-const APACHE_JARS: &[&str] = &[
-    "zookeeper.jar",
-    "zookeeper-jute.jar",
-    "slf4j-api.jar",
-    "slf4j-nop.jar",
-    "netty-handler.jar",
-    "netty-common.jar",
-    "netty-buffer.jar",
-    "netty-transport.jar",
-    "netty-codec.jar",
-    "netty-resolver.jar",
-    "netty-transport-native-epoll.jar",
-    "netty-transport-native-unix-common.jar",
-    "metrics-core.jar",
-    "commons-cli.jar",
-    "commons-io.jar",
-    "snappy-java.jar",
-];
-const JAR_DIR: &str = "/usr/share/java";
-
 /// Which implementation a server is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -60,30 +39,7 @@ pub struct Launcher {
     pub apache_heap: String,
 }
 
-/// The Debian classpath (or `APACHE_ZK_CLASSPATH`), `None` when java or a jar is missing.
-pub fn apache_classpath() -> Option<String> {
-    let java_ok = Command::new("java")
-        .arg("-version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !java_ok {
-        return None;
-    }
-    if let Ok(cp) = std::env::var("APACHE_ZK_CLASSPATH") {
-        return Some(cp);
-    }
-    let jars: Vec<PathBuf> = APACHE_JARS
-        .iter()
-        .map(|j| Path::new(JAR_DIR).join(j))
-        .collect();
-    if jars.iter().any(|j| !j.exists()) {
-        return None;
-    }
-    let names: Vec<String> = jars.iter().map(|j| j.display().to_string()).collect();
-    Some(names.join(":"))
-}
+pub use zkserver::reference::apache_classpath;
 
 /// A loopback port that was free a moment ago.
 pub fn free_port() -> Result<u16, BenchError> {

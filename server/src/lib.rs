@@ -9,6 +9,7 @@ pub mod net;
 pub mod pipeline;
 pub mod proto;
 pub mod quorum;
+pub mod reference;
 pub mod server;
 pub mod session;
 pub mod storage;

@@ -5,30 +5,10 @@
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Jars needed to run `QuorumPeerMain` from the Debian `zookeeper` package.
-const APACHE_JARS: &[&str] = &[
-    "zookeeper.jar",
-    "zookeeper-jute.jar",
-    "slf4j-api.jar",
-    "slf4j-nop.jar",
-    "netty-handler.jar",
-    "netty-common.jar",
-    "netty-buffer.jar",
-    "netty-transport.jar",
-    "netty-codec.jar",
-    "netty-resolver.jar",
-    "netty-transport-native-epoll.jar",
-    "netty-transport-native-unix-common.jar",
-    "metrics-core.jar",
-    "commons-cli.jar",
-    "commons-io.jar",
-    "snappy-java.jar",
-];
-const JAR_DIR: &str = "/usr/share/java";
 /// How long a JVM may take to start answering `ruok` on a loaded 2-core machine.
 pub const START_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -127,36 +107,7 @@ impl Drop for ServerProcess {
     }
 }
 
-/// The Apache classpath, or `None` when java or a jar is missing (tests then skip).
-/// `APACHE_ZK_CLASSPATH` overrides the Debian jar list.
-pub fn apache_classpath() -> Option<String> {
-    let java_ok = Command::new("java")
-        .arg("-version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !java_ok {
-        return None;
-    }
-    if let Ok(cp) = std::env::var("APACHE_ZK_CLASSPATH") {
-        return Some(cp);
-    }
-    let jars: Vec<PathBuf> = APACHE_JARS
-        .iter()
-        .map(|j| Path::new(JAR_DIR).join(j))
-        .collect();
-    if jars.iter().any(|j| !j.exists()) {
-        return None;
-    }
-    Some(
-        jars.iter()
-            .map(|j| j.display().to_string())
-            .collect::<Vec<_>>()
-            .join(":"),
-    )
-}
+pub use zkserver::reference::apache_classpath;
 
 /// How to run an Apache server.
 #[derive(Debug, Clone, Default)]
