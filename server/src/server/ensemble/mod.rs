@@ -78,6 +78,8 @@ pub struct LearnerRole {
     pub leader_sid: u64,
     pub leader: PeerSender,
     pub serving: bool,
+    /// When the role started, to report how long the sync with the leader took.
+    pub started: std::time::Instant,
     /// A SNAP was announced: the next peer event is its snapshot.
     pub awaiting_snapshot: Option<i64>,
     pub syncs: VecDeque<PendingSync>,

@@ -280,7 +280,14 @@ impl Core {
             }
             Role::Learner(l) => {
                 l.serving = true;
-                info!("{:?} serving", l.kind);
+                let ms = l.started.elapsed().as_secs_f64() * 1000.0;
+                crate::metrics::metrics().follower_sync_time.observe(ms);
+                info!(
+                    "{:?} synced with leader {} in {ms:.1} ms; serving at zxid 0x{:x}",
+                    l.kind,
+                    l.leader_sid,
+                    self.tree.last_processed_zxid()
+                );
             }
             _ => {}
         }

@@ -245,6 +245,7 @@ impl Core {
             leader_sid: leader,
             leader: sender,
             serving: false,
+            started: std::time::Instant::now(),
             awaiting_snapshot: None,
             syncs: VecDeque::new(),
         }));
