@@ -79,6 +79,8 @@ pub(super) enum Origin {
 pub(super) struct Inflight {
     pub txn: Txn,
     pub origin: Origin,
+    /// When it was handed to the log (standalone) or proposed (leader).
+    pub submitted: Instant,
 }
 
 /// A session's requests that must wait for its earlier writes.

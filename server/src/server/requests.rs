@@ -200,7 +200,11 @@ impl Core {
                 .or_default()
                 .push_back(Deferred::Write(zxid));
         }
-        self.inflight.push_back(Inflight { txn, origin });
+        self.inflight.push_back(Inflight {
+            txn,
+            origin,
+            submitted: Instant::now(),
+        });
     }
 
     pub(super) fn on_request(&mut self, conn: ConnId, xid: i32, kind: i32, body: Bytes) {

@@ -317,8 +317,11 @@ impl Core {
                         .or_default()
                         .push_back(Deferred::Write(zxid));
                 }
-                self.inflight
-                    .push_back(crate::server::core::Inflight { txn, origin });
+                self.inflight.push_back(crate::server::core::Inflight {
+                    txn,
+                    origin,
+                    submitted: std::time::Instant::now(),
+                });
                 self.run_outputs(outs);
             }
             Err(ZabError::ZxidExhausted(e)) => {
@@ -336,6 +339,8 @@ impl Core {
             let front = self.inflight.front().map(|i| i.txn.hdr.zxid);
             if front == Some(zxid) {
                 if let Some(inf) = self.inflight.pop_front() {
+                    let ms = inf.submitted.elapsed().as_secs_f64() * 1000.0;
+                    crate::metrics::metrics().quorum_ack_latency.observe(ms);
                     self.apply_txn(inf.txn, inf.origin);
                 }
             } else {
@@ -356,6 +361,11 @@ impl Core {
                 return;
             }
         };
+        // The leader stamped the txn with its wall clock when it prepared it.
+        let ms = (crate::server::core::wall_ms() - txn.hdr.time).max(0) as f64;
+        crate::metrics::metrics()
+            .commit_propagation_latency
+            .observe(ms);
         let key = (txn.hdr.client_id, txn.hdr.cxid);
         let origin = self.forwarded.remove(&key).unwrap_or(Origin::Server);
         self.apply_txn(txn, origin);
