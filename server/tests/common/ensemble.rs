@@ -34,6 +34,7 @@ pub struct EnsembleBuilder {
     init_limit: u32,
     sync_limit: u32,
     extra: Vec<String>,
+    http: bool,
 }
 
 impl EnsembleBuilder {
@@ -46,6 +47,7 @@ impl EnsembleBuilder {
             init_limit: 20,
             sync_limit: 10,
             extra: Vec::new(),
+            http: false,
         }
     }
 
@@ -57,6 +59,13 @@ impl EnsembleBuilder {
 
     pub fn tick_ms(mut self, ms: u32) -> Self {
         self.tick_ms = ms;
+        self
+    }
+
+    /// Gives every member a Prometheus endpoint and an AdminServer on loopback ports of its
+    /// own (`Member::metrics_port`, `Member::admin_port`).
+    pub fn with_http(mut self) -> Self {
+        self.http = true;
         self
     }
 
@@ -84,6 +93,8 @@ impl EnsembleBuilder {
                     client_port: free_port(),
                     quorum_port: free_port(),
                     election_port: free_port(),
+                    metrics_port: free_port(),
+                    admin_port: free_port(),
                     cfg_path: dir.join("zoo.cfg"),
                     data_dir,
                     dir,
@@ -120,6 +131,16 @@ impl EnsembleBuilder {
             if m.observer {
                 lines.push("peerType=observer".to_string());
             }
+            if self.http {
+                lines.extend([
+                    "metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider".to_string(),
+                    "metricsProvider.httpHost=127.0.0.1".to_string(),
+                    format!("metricsProvider.httpPort={}", m.metrics_port),
+                    "admin.enableServer=true".to_string(),
+                    "admin.serverAddress=127.0.0.1".to_string(),
+                    format!("admin.serverPort={}", m.admin_port),
+                ]);
+            }
             lines.extend(server_lines.iter().cloned());
             lines.extend(self.extra.iter().cloned());
             fs::write(&m.cfg_path, lines.join("\n") + "\n").expect("write zoo.cfg");
@@ -145,6 +166,9 @@ pub struct Member {
     pub client_port: u16,
     pub quorum_port: u16,
     pub election_port: u16,
+    /// Prometheus and AdminServer ports (used when built `with_http`).
+    pub metrics_port: u16,
+    pub admin_port: u16,
     pub dir: PathBuf,
     pub data_dir: PathBuf,
     pub cfg_path: PathBuf,

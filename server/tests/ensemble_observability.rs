@@ -1,0 +1,88 @@
+//! Metrics and the AdminServer of a running 3-server ensemble: after writes and a forced
+//! election (kill -9 of the leader), the election, quorum-ack and commit-propagation
+//! histograms have moved, /metrics parses as Prometheus text, and the AdminServer and the
+//! readiness probe report each member's role.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::ensemble::EnsembleBuilder;
+use common::util::open;
+use zkserver::metrics::exposition::{self, Exposition};
+use zkserver::proto::codes::CreateMode;
+
+/// A minimal HTTP/1.1 GET: (status, body), `None` while nothing listens.
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).ok()?;
+    let (head, body) = raw.split_once("\r\n\r\n")?;
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, body.to_string()))
+}
+
+fn scrape(port: u16) -> Exposition {
+    let (status, body) = http_get(port, "/metrics").expect("metrics endpoint answers");
+    assert_eq!(status, 200, "{body}");
+    exposition::parse(&body).unwrap_or_else(|e| panic!("bad exposition text: {e}\n{body}"))
+}
+
+fn count(e: &Exposition, name: &str) -> f64 {
+    e.value(&format!("{name}_count"), &[]).unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn election_and_commit_metrics_move_on_every_member() {
+    let mut ens = EnsembleBuilder::new(3).with_http().start().await;
+    let old = ens.wait_leader().await;
+    let follower = (0..3).find(|i| *i != old).unwrap();
+    let c = ens.client(follower).await;
+    for i in 0..20 {
+        c.create(&format!("/m{i}"), b"x", &open(), CreateMode::Persistent)
+            .await
+            .unwrap();
+    }
+    let before = scrape(ens.members[follower].metrics_port);
+    assert!(
+        count(&before, "election_time_ms") >= 1.0,
+        "first election recorded"
+    );
+    assert!(count(&before, "commit_propagation_latency") >= 20.0);
+    let leader_metrics = scrape(ens.members[old].metrics_port);
+    assert!(count(&leader_metrics, "quorum_ack_latency") >= 20.0);
+    drop(c);
+
+    ens.kill9(old);
+    let new = ens.wait_leader().await;
+    assert_ne!(new, old);
+    let c = ens.client(new).await;
+    c.create("/after", b"", &open(), CreateMode::Persistent)
+        .await
+        .unwrap();
+    let after = scrape(ens.members[new].metrics_port);
+    assert!(
+        count(&after, "election_time_ms") >= 2.0,
+        "the forced election is recorded on the new leader"
+    );
+    assert!(after.value("leader_changes", &[]).unwrap_or(0.0) >= 2.0);
+    assert!(count(&after, "quorum_ack_latency") >= 1.0);
+
+    // The AdminServer and the probes report the roles.
+    let (status, body) = http_get(ens.members[new].admin_port, "/commands/srvr").unwrap();
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["server_stats"]["server_state"], "leader", "{v}");
+    let other = (0..3).find(|i| *i != old && *i != new).unwrap();
+    let (status, _) = http_get(ens.members[other].admin_port, "/readyz").unwrap();
+    assert_eq!(status, 200, "a synced follower is ready");
+}
