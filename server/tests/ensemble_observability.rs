@@ -10,6 +10,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
+use common::apache::four_letter_blocking;
 use common::ensemble::EnsembleBuilder;
 use common::util::open;
 use zkserver::metrics::exposition::{self, Exposition};
@@ -60,6 +61,17 @@ async fn election_and_commit_metrics_move_on_every_member() {
     assert!(count(&before, "commit_propagation_latency") >= 20.0);
     let leader_metrics = scrape(ens.members[old].metrics_port);
     assert!(count(&leader_metrics, "quorum_ack_latency") >= 20.0);
+    let mntr = four_letter_blocking(&ens.addr(old), "mntr").unwrap();
+    for line in [
+        "zk_synced_followers\t2",
+        "zk_learners\t2",
+        "zk_quorum_size\t3",
+    ] {
+        assert!(
+            mntr.lines().any(|l| l == line),
+            "{line:?} not in leader mntr:\n{mntr}"
+        );
+    }
     drop(c);
 
     ens.kill9(old);

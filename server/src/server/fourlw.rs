@@ -101,6 +101,33 @@ impl Core {
             max_file_descriptor_count: max_fds(),
             uptime_ms: self.stats.started.elapsed().as_millis() as u64,
             global_sessions: self.sessions.len() as u64,
+            quorum_size: self.quorum.as_ref().map_or(0, |q| {
+                q.servers
+                    .values()
+                    .filter(|s| s.role == crate::config::Role::Participant)
+                    .count() as u64
+            }),
+            leader_id: match &self.role {
+                super::ensemble::Role::Leader(_) => self.quorum.as_ref().map(|q| q.my_id),
+                super::ensemble::Role::Learner(l) => Some(l.leader_sid),
+                _ => None,
+            },
+            leader: match &self.role {
+                super::ensemble::Role::Leader(l) => {
+                    let (voters, observers, syncing) = l.zab.learner_counts();
+                    Some(crate::admin::LeaderStats {
+                        learners: (voters + observers + syncing) as u64,
+                        synced_followers: voters as u64,
+                        synced_observers: observers as u64,
+                        pending_syncs: syncing as u64,
+                        last_proposal_size: -1,
+                        min_proposal_size: -1,
+                        max_proposal_size: -1,
+                        ..Default::default()
+                    })
+                }
+                _ => None,
+            },
             ..Default::default()
         };
         if matches!(cmd, FourLetterWord::Cons | FourLetterWord::Stat) {

@@ -115,6 +115,20 @@ impl Leader {
     }
 
     /// True once a quorum acked NEWLEADER and proposals are accepted.
+    /// Connected learners: (synced voters, synced observers, still syncing), as `mntr` and
+    /// the AdminServer report them.
+    pub fn learner_counts(&self) -> (usize, usize, usize) {
+        let mut counts = (0, 0, 0);
+        for p in self.peers.values() {
+            match (p.stage == Stage::Serving, p.observer) {
+                (true, false) => counts.0 += 1,
+                (true, true) => counts.1 += 1,
+                (false, _) => counts.2 += 1,
+            }
+        }
+        counts
+    }
+
     pub fn is_serving(&self) -> bool {
         self.phase == Phase::Broadcast
     }
