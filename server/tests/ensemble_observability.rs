@@ -61,6 +61,7 @@ async fn election_and_commit_metrics_move_on_every_member() {
     assert!(count(&before, "commit_propagation_latency") >= 20.0);
     let leader_metrics = scrape(ens.members[old].metrics_port);
     assert!(count(&leader_metrics, "quorum_ack_latency") >= 20.0);
+    assert!(count(&leader_metrics, "write_final_proc_time_ms") >= 20.0);
     let mntr = four_letter_blocking(&ens.addr(old), "mntr").unwrap();
     for line in [
         "zk_synced_followers\t2",

@@ -339,9 +339,14 @@ impl Core {
             let front = self.inflight.front().map(|i| i.txn.hdr.zxid);
             if front == Some(zxid) {
                 if let Some(inf) = self.inflight.pop_front() {
-                    let ms = inf.submitted.elapsed().as_secs_f64() * 1000.0;
-                    crate::metrics::metrics().quorum_ack_latency.observe(ms);
+                    let m = crate::metrics::metrics();
+                    m.quorum_ack_latency
+                        .observe(inf.submitted.elapsed().as_secs_f64() * 1000.0);
+                    // Commit to applied-and-answered, on the leader.
+                    let applying = std::time::Instant::now();
                     self.apply_txn(inf.txn, inf.origin);
+                    m.write_final_proc_time_ms
+                        .observe(applying.elapsed().as_secs_f64() * 1000.0);
                 }
             } else {
                 // Committed from an earlier epoch's log during sync: nobody waits here.
