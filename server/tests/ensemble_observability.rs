@@ -98,4 +98,15 @@ async fn election_and_commit_metrics_move_on_every_member() {
     let other = (0..3).find(|i| *i != old && *i != new).unwrap();
     let (status, _) = http_get(ens.members[other].admin_port, "/readyz").unwrap();
     assert_eq!(status, 200, "a synced follower is ready");
+    let (_, body) = http_get(ens.members[other].admin_port, "/commands/leader").unwrap();
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["is_leader"], false, "{v}");
+    assert_eq!(v["leader_id"], ens.members[new].id, "{v}");
+    let (_, body) = http_get(ens.members[other].admin_port, "/commands/voting_view").unwrap();
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        v["current_config"].as_object().map(|m| m.len()),
+        Some(3),
+        "{v}"
+    );
 }

@@ -107,6 +107,10 @@ impl Core {
                     .filter(|s| s.role == crate::config::Role::Participant)
                     .count() as u64
             }),
+            membership: self
+                .quorum
+                .as_ref()
+                .map(|q| (q.servers.clone(), q.config_version)),
             leader_id: match &self.role {
                 super::ensemble::Role::Leader(_) => self.quorum.as_ref().map(|q| q.my_id),
                 super::ensemble::Role::Learner(l) => Some(l.leader_sid),
