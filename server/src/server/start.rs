@@ -202,6 +202,7 @@ async fn ensemble_ctx(
     };
     let mut settings = ElectionSettings::new(my_id, cfg.servers.clone(), cfg.config_version);
     settings.cnx_timeout = Duration::from_millis(cfg.cnx_timeout_ms as u64);
+    settings.listen_on_all_ips = cfg.quorum_listen_on_all_ips;
     let handle = ElectionService::start(settings).await?;
     let (look_tx, look_rx) = mpsc::unbounded_channel();
     tokio::spawn(election_loop(handle, look_rx, quorum_tx.clone()));

@@ -79,7 +79,12 @@ impl EnsembleBuilder {
     /// exactly one leader.
     pub async fn start(self) -> Ensemble {
         let lock = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-        let tmp = tempfile::tempdir().expect("temp dir");
+        let mut tmp = tempfile::tempdir().expect("temp dir");
+        if std::env::var_os("ENSEMBLE_KEEP").is_some() {
+            // Debugging a flaky run: the members' dirs and full logs stay behind.
+            tmp.disable_cleanup(true);
+            eprintln!("ensemble dir kept: {}", tmp.path().display());
+        }
         let total = self.voters + self.observers;
         let mut members: Vec<Member> = (0..total)
             .map(|i| {
@@ -159,6 +164,11 @@ impl EnsembleBuilder {
     }
 }
 
+/// The members' log filter: `ENSEMBLE_LOG` (e.g. `debug`) when set, else `info`.
+fn log_level() -> String {
+    std::env::var("ENSEMBLE_LOG").unwrap_or_else(|_| "info".to_string())
+}
+
 /// One ensemble member: its ports, files and (when running) its process.
 pub struct Member {
     pub id: u64,
@@ -194,7 +204,7 @@ impl Member {
             .arg(&self.cfg_path)
             .env("SERVER_JVMFLAGS", "")
             .env_remove("JVMFLAGS")
-            .env("ZKSERVER_LOG", "info")
+            .env("ZKSERVER_LOG", log_level())
             .stdin(Stdio::null())
             .stdout(Stdio::from(out))
             .stderr(Stdio::from(err))

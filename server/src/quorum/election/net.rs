@@ -55,6 +55,9 @@ pub struct ElectionSettings {
     pub config_version: u64,
     /// Connect and handshake timeout (`cnxTimeout`, Apache's default 5 s).
     pub cnx_timeout: Duration,
+    /// `quorumListenOnAllIPs`: bind the election port on 0.0.0.0 (as Apache does for both
+    /// quorum ports), e.g. when the configured host is a NATed or container address.
+    pub listen_on_all_ips: bool,
 }
 
 impl ElectionSettings {
@@ -64,6 +67,7 @@ impl ElectionSettings {
             servers,
             config_version,
             cnx_timeout: Duration::from_secs(5),
+            listen_on_all_ips: false,
         }
     }
 }
@@ -222,10 +226,15 @@ fn my_addr(settings: &ElectionSettings) -> Result<String, ElectionNetError> {
         .servers
         .get(&settings.my_id)
         .ok_or(ElectionNetError::NotAMember(settings.my_id))?;
-    me.election_addrs
+    let a = me
+        .election_addrs
         .first()
-        .map(|a| a.to_string())
-        .ok_or(ElectionNetError::NoElectionAddr(settings.my_id))
+        .ok_or(ElectionNetError::NoElectionAddr(settings.my_id))?;
+    Ok(if settings.listen_on_all_ips {
+        format!("0.0.0.0:{}", a.port)
+    } else {
+        a.to_string()
+    })
 }
 
 /// Owns the state machine: feeds it events and ticks, routes its outputs.
@@ -506,6 +515,15 @@ mod tests {
             role: Role::Participant,
             client_addr: None,
         }
+    }
+
+    #[test]
+    fn election_port_binds_all_ips_only_when_asked() {
+        let servers = BTreeMap::from([(1, spec(1, 3888))]);
+        let mut s = ElectionSettings::new(1, servers, 0);
+        assert_eq!(my_addr(&s).unwrap(), "127.0.0.1:3888");
+        s.listen_on_all_ips = true;
+        assert_eq!(my_addr(&s).unwrap(), "0.0.0.0:3888");
     }
 
     async fn ensemble(n: u64) -> BTreeMap<u64, Arc<ElectionHandle>> {

@@ -1,6 +1,6 @@
 //! The learner side of Zab (follower or observer): epoch handshake, sync, then following.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 use bytes::Bytes;
 
@@ -54,7 +54,9 @@ pub struct Learner {
     to_apply: Vec<(i64, Bytes)>,
     /// Proposals to ACK once durable (followers, after NEWLEADER).
     unacked: VecDeque<i64>,
-    touches: Vec<(i64, i32)>,
+    /// Sessions touched since the last PING reply (one entry per session, as Apache's
+    /// touch table: a busy session must not grow the reply with every request).
+    touches: BTreeMap<i64, i32>,
     out: Vec<Output>,
 }
 
@@ -94,7 +96,7 @@ impl Learner {
             uncommitted: VecDeque::new(),
             to_apply: Vec::new(),
             unacked: VecDeque::new(),
-            touches: Vec::new(),
+            touches: BTreeMap::new(),
             out: Vec::new(),
         };
         (l, vec![Output::Send { to: leader, pkt }])
@@ -110,7 +112,7 @@ impl Learner {
 
     /// Records client activity on a session; reported to the leader in the next PING reply.
     pub fn touch_session(&mut self, session_id: i64, timeout: i32) {
-        self.touches.push((session_id, timeout));
+        self.touches.insert(session_id, timeout);
     }
 
     /// Forwards a client request to the leader.
@@ -251,7 +253,7 @@ impl Learner {
                 });
             }
             ZabPacket::Ping { zxid, .. } if self.stage >= Stage::AwaitUpToDate => {
-                let sessions = std::mem::take(&mut self.touches);
+                let sessions = std::mem::take(&mut self.touches).into_iter().collect();
                 self.send(ZabPacket::Ping { zxid, sessions });
             }
             ZabPacket::Sync if self.stage == Stage::Serving => self.out.push(Output::SyncDone),
@@ -409,6 +411,44 @@ mod tests {
 
     fn pkt(l: &mut Learner, p: ZabPacket) -> Vec<Output> {
         l.handle(Input::Packet { from: 1, pkt: p })
+    }
+
+    #[test]
+    fn ping_reply_reports_each_touched_session_once() {
+        let mut l = synced_follower();
+        for _ in 0..1000 {
+            l.touch_session(7, 4000);
+        }
+        l.touch_session(9, 6000);
+        let out = pkt(
+            &mut l,
+            ZabPacket::Ping {
+                zxid: 0,
+                sessions: vec![],
+            },
+        );
+        let sent = out.iter().find_map(|o| match o {
+            Output::Send {
+                pkt: ZabPacket::Ping { sessions, .. },
+                ..
+            } => Some(sessions.clone()),
+            _ => None,
+        });
+        assert_eq!(sent, Some(vec![(7, 4000), (9, 6000)]));
+        let out = pkt(
+            &mut l,
+            ZabPacket::Ping {
+                zxid: 0,
+                sessions: vec![],
+            },
+        );
+        assert!(
+            out.iter().any(|o| matches!(
+                o,
+                Output::Send { pkt: ZabPacket::Ping { sessions, .. }, .. } if sessions.is_empty()
+            )),
+            "touches are reported once: {out:?}"
+        );
     }
 
     fn synced_follower() -> Learner {
