@@ -1,5 +1,6 @@
 //! `zkserver <zoo.cfg>` runs a server; `zkserver log dump FILE` and `zkserver snap dump FILE`
-//! print Apache-format txn logs and snapshots readably.
+//! print Apache-format txn logs and snapshots readably; `zkserver reconfig ...` changes the
+//! ensemble's membership as zkCli's `reconfig` does.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,6 +34,13 @@ enum Tool {
         #[command(subcommand)]
         cmd: DumpCmd,
     },
+    /// Change the ensemble membership, with zkCli's options:
+    /// [-s] [-v hexVersion] [-file path | -members list | -add list -remove ids]
+    /// [-server host:port] [--auth digest:user:password].
+    Reconfig {
+        #[arg(allow_hyphen_values = true, trailing_var_arg = true, num_args = 0..)]
+        args: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -64,6 +72,7 @@ fn main() -> ExitCode {
             }),
             _,
         ) => zkserver::storage::dump::dump_snapshot(&file, stdout).map_err(|e| e.to_string()),
+        (Some(Tool::Reconfig { args }), _) => run_reconfig(args, stdout),
         (None, Some(cfg)) => run_server(cfg),
         (None, None) => run_default(),
     };
@@ -97,6 +106,16 @@ fn run_default() -> Result<(), String> {
         cfg.data_dir.display()
     );
     run(cfg)
+}
+
+fn run_reconfig(args: Vec<String>, out: &mut dyn std::io::Write) -> Result<(), String> {
+    use zkserver::quorum::reconfig::cli;
+    let args = cli::ReconfigArgs::parse(args).map_err(|e| e.to_string())?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(cli::run(&args, out)).map_err(|e| e.to_string())
 }
 
 fn run_server(path: PathBuf) -> Result<(), String> {

@@ -3,6 +3,7 @@
 //! sockets, disks and clocks live in thin drivers around them.
 
 pub mod election;
+pub mod reconfig;
 pub mod transport;
 pub mod verifier;
 pub mod zab;

@@ -347,7 +347,15 @@ impl Core {
             enforce_quota: self.cfg.enforce_quota,
         };
         let mut ov = Overlay::new(&self.tree, &self.pending);
-        let (body, changes) = match prep_write(kind, body, &ctx, &mut ov) {
+        let prepped = if kind == op::RECONFIG {
+            // Not wired to the quorum yet: answer as Apache's standalone server does.
+            Err(crate::quorum::reconfig::standalone_reply(
+                self.cfg.server_config.reconfig_enabled,
+            ))
+        } else {
+            prep_write(kind, body, &ctx, &mut ov)
+        };
+        let (body, changes) = match prepped {
             Ok((b, true)) => (b, ov.into_changes()),
             Ok((b, false)) => (b, Vec::new()),
             Err(e) => {
