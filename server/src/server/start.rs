@@ -107,9 +107,13 @@ pub async fn run(cfg: ServerConfig) -> Result<(), ServerError> {
         tree.node_count(),
         restored.sessions.len()
     );
-    // As Apache does at start-up: a snapshot of what was recovered, so a torn log tail
-    // can be cut and never needs replaying again.
-    write_snapshot(&cfg.data_dir, &tree, &restored.sessions)?;
+    // Standalone, as Apache does at start-up: a snapshot of what was recovered. An ensemble
+    // member must not: its log tail may hold proposals that were never committed, which a
+    // TRUNC from the next leader has to be able to take back.
+    if cfg.is_standalone() {
+        write_snapshot(&cfg.data_dir, &tree, &restored.sessions)?;
+    }
+    // Cut a torn tail so appends start from a clean end.
     storage::txnlog_reader::truncate_log(&cfg.data_log_dir, tree.last_processed_zxid())?;
 
     let writer = storage::txnlog::TxnLogWriter::open(

@@ -44,6 +44,16 @@ pub async fn election_loop(
     }
 }
 
+/// Deletes every snapshot whose zxid is above `zxid`.
+fn remove_snapshots_after(data_dir: &std::path::Path, zxid: i64) -> Result<(), String> {
+    let snaps = storage::snapshot::list_snapshots(data_dir).map_err(|e| e.to_string())?;
+    for (z, path) in snaps.into_iter().filter(|(z, _)| *z > zxid) {
+        info!("removing snapshot 0x{z:x}: it is past the truncation point 0x{zxid:x}");
+        std::fs::remove_file(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
 fn resolve(host: &str, port: u16) -> Option<SocketAddr> {
     (host, port).to_socket_addrs().ok()?.next()
 }
@@ -294,6 +304,9 @@ impl Core {
             self.stop_log();
             if let Some(z) = truncate_to {
                 storage::txnlog_reader::truncate_log(&log_dir, z).map_err(|e| e.to_string())?;
+                // A snapshot newer than the truncation point holds the very txns being taken
+                // back: it goes too (Apache's FileTxnSnapLog.truncateLog does the same).
+                remove_snapshots_after(&self.cfg.data_dir, z)?;
                 self.reload_from_disk()?;
             }
             let after = self.tree.last_processed_zxid();
