@@ -95,7 +95,7 @@ impl ReadBarriers {
 
     /// Barrier `id` is confirmed: returns the sessions waiting on it, and the barrier to
     /// start next (with the first read waiting on it), if reads queued meanwhile.
-    pub fn complete(&mut self, id: u64) -> (Vec<i64>, Option<(u64, i64, i32, ConnId)>) {
+    pub fn complete(&mut self, id: u64) -> (Vec<i64>, Option<NextBarrier>) {
         self.done = self.done.max(id);
         let sessions = self
             .waiting
@@ -123,6 +123,9 @@ impl ReadBarriers {
         self.done
     }
 }
+
+/// A barrier to start: (id, session, xid, conn) of its first read.
+pub type NextBarrier = (u64, i64, i32, ConnId);
 
 /// Who waits for a read round at the leader.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -249,7 +252,8 @@ impl Core {
         let index = self.tree.last_processed_zxid();
         match &mut self.role {
             Role::Leader(l) => {
-                if l.reads.add(index, ReadWaiter::Local(id)) {
+                let start = l.reads.add(index, ReadWaiter::Local(id));
+                if start {
                     self.start_read_round();
                 }
             }
