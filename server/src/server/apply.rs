@@ -2,9 +2,11 @@
 //! the reads that were waiting behind them. Standalone, the log thread reports txns durable;
 //! in an ensemble, Zab reports them committed.
 
+use bytes::Bytes;
 use tracing::info;
 
 use super::core::{Core, Deferred, Origin};
+use crate::net::ConnId;
 use crate::pipeline::replies::write_reply;
 use crate::proto::codes::op;
 use crate::proto::txn::{Txn, TxnBody};
@@ -90,6 +92,20 @@ impl Core {
         self.run_deferred(session, zxid, txn.hdr.cxid);
     }
 
+    /// Dispatches a held write; the marker it leaves in the queue goes to the front, as
+    /// the reads queued behind it must wait for it.
+    fn release_held(&mut self, session: i64, conn: ConnId, xid: i32, kind: i32, body: Bytes) {
+        let before = self.queues.get(&session).map_or(0, |q| q.len());
+        self.dispatch(conn, session, xid, kind, body, false);
+        if let Some(q) = self.queues.get_mut(&session) {
+            if q.len() > before {
+                if let Some(m) = q.pop_back() {
+                    q.push_front(m);
+                }
+            }
+        }
+    }
+
     pub(super) fn finish_close_session(&mut self, session: i64) {
         if self.sessions.remove(session).is_none() && !self.session_conn.contains_key(&session) {
             return;
@@ -124,11 +140,26 @@ impl Core {
                 q.pop_front();
             }
         }
+        let done = self.barriers_done();
         loop {
             let Some(q) = self.queues.get_mut(&session) else {
                 return;
             };
             match q.front() {
+                Some(Deferred::Barrier(b)) if *b <= done => {
+                    q.pop_front();
+                }
+                Some(Deferred::Held { .. }) => {
+                    if let Some(Deferred::Held {
+                        conn,
+                        xid,
+                        op,
+                        body,
+                    }) = q.pop_front()
+                    {
+                        self.release_held(session, conn, xid, op, body);
+                    }
+                }
                 Some(Deferred::Read { .. }) => {
                     if let Some(Deferred::Read {
                         conn,

@@ -97,6 +97,16 @@ pub(super) enum Deferred {
         body: Bytes,
         at: Instant,
     },
+    /// `linearizableReads`: the reads behind wait for this read barrier.
+    Barrier(u64),
+    /// `linearizableReads`: a write (or closeSession) held until it reaches the front, so
+    /// it cannot overtake a read of the same session still waiting for its barrier.
+    Held {
+        conn: ConnId,
+        xid: i32,
+        op: i32,
+        body: Bytes,
+    },
 }
 
 pub struct Core {

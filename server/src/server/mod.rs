@@ -4,6 +4,7 @@ mod apply;
 mod core;
 mod ensemble;
 mod fourlw;
+mod linread;
 mod read_only;
 mod requests;
 mod start;

@@ -231,10 +231,41 @@ impl Core {
             self.on_read_only_request(conn, session, xid, kind, body);
             return;
         }
-        let learner = matches!(self.role, super::ensemble::Role::Learner(_));
         if let super::ensemble::Role::Learner(l) = &mut self.role {
             let timeout = self.sessions.get(session).map_or(0, |s| s.timeout_ms);
             l.zab.touch_session(session, timeout);
+        }
+        self.dispatch(conn, session, xid, kind, body, true);
+    }
+
+    /// Sends a request down its path: forwarded, proposed or logged, read now, or queued.
+    /// `may_hold` is false when a held write is being released.
+    pub(super) fn dispatch(
+        &mut self,
+        conn: ConnId,
+        session: i64,
+        xid: i32,
+        kind: i32,
+        body: Bytes,
+        may_hold: bool,
+    ) {
+        let learner = matches!(self.role, super::ensemble::Role::Learner(_));
+        let linearizable = self.linearizable();
+        if linearizable
+            && may_hold
+            && (is_write(kind) || kind == op::CLOSE_SESSION)
+            && self.must_hold(session)
+        {
+            self.queues
+                .entry(session)
+                .or_default()
+                .push_back(Deferred::Held {
+                    conn,
+                    xid,
+                    op: kind,
+                    body,
+                });
+            return;
         }
         let origin = Origin::Client {
             conn,
@@ -248,6 +279,9 @@ impl Core {
                 self.reply(conn, xid::PING, z, 0, &[]);
             }
             op::AUTH => self.on_auth(conn, body),
+            k if linearizable && super::linread::needs_barrier(k) => {
+                self.read_behind_barrier(conn, session, xid, k, body)
+            }
             op::SYNC if learner => self.forward_sync(conn, session, xid, body),
             k if learner && (is_write(k) || k == op::CLOSE_SESSION) => {
                 self.forward(session, xid, k, body, origin)

@@ -111,6 +111,12 @@ pub enum Output {
     },
     /// Learner: a forwarded sync completed; all earlier commits have arrived.
     SyncDone,
+    /// Leader: a quorum of voters (counting this server) answered a PING of read round
+    /// `round` or a later one, so this server was still the leader after every round up
+    /// to `round` started (see `Leader::start_read_round`).
+    ReadRoundConfirmed {
+        round: u64,
+    },
 }
 
 /// A call the role cannot accept in its current state.

@@ -41,6 +41,8 @@ struct Peer {
     stage: Stage,
     last_zxid: i64,
     last_heard_ms: u64,
+    /// Newest read round this peer answered a PING of.
+    read_acked: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -72,6 +74,9 @@ pub struct Leader {
     last_proposed: i64,
     persisted: i64,
     outstanding: BTreeMap<i64, Pending>,
+    /// Newest read round started, and newest confirmed by a quorum.
+    read_started: u64,
+    read_confirmed: u64,
     out: Vec<Output>,
 }
 
@@ -101,6 +106,8 @@ impl Leader {
             last_proposed: durable.last_zxid,
             persisted: durable.last_zxid,
             outstanding: BTreeMap::new(),
+            read_started: 0,
+            read_confirmed: 0,
             out: Vec::new(),
             cfg,
         };
@@ -195,6 +202,94 @@ impl Leader {
         Ok((zxid, std::mem::take(&mut self.out)))
     }
 
+    /// Starts a read round (the "confirm leadership" half of a ReadIndex read): sends a
+    /// PING tagged with the round to every learner past NEWLEADER. Learners (ours and
+    /// Apache's) echo a PING's zxid, and a voter answers only while it follows this leader,
+    /// so once a quorum (this server included) has echoed round `r` or later, no other
+    /// leader can have committed anything before round `r` started: a competing leader
+    /// needs a quorum that has left this one, and quorums intersect. The tag is the
+    /// round negated, as real zxids are never negative; ordinary PINGs carry
+    /// `last_proposed` and never count. Completion comes as `ReadRoundConfirmed`; rounds
+    /// are confirmed in order, and confirming `r` confirms every earlier round.
+    pub fn start_read_round(&mut self) -> Result<(u64, Vec<Output>), ZabError> {
+        if self.phase != Phase::Broadcast {
+            return Err(ZabError::NotServing);
+        }
+        self.read_started += 1;
+        let round = self.read_started;
+        let tag = -(round as i64);
+        let targets: Vec<Sid> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.stage >= Stage::AwaitUpToDate && !p.observer)
+            .map(|(s, _)| *s)
+            .collect();
+        for sid in targets {
+            self.send(
+                sid,
+                ZabPacket::Ping {
+                    zxid: tag,
+                    sessions: Vec::new(),
+                },
+            );
+        }
+        self.try_confirm_reads();
+        Ok((round, std::mem::take(&mut self.out)))
+    }
+
+    /// The newest read round confirmed by a quorum.
+    pub fn read_confirmed(&self) -> u64 {
+        self.read_confirmed
+    }
+
+    fn on_read_round_reply(&mut self, from: Sid, tag: i64) {
+        let Some(round) = tag.checked_neg().map(|r| r as u64) else {
+            return;
+        };
+        // A reply for a round not started yet is a broken or foreign peer: ignore it.
+        if round > self.read_started {
+            return;
+        }
+        let Some(p) = self.peers.get_mut(&from) else {
+            return;
+        };
+        if p.observer || p.stage < Stage::AwaitUpToDate {
+            return;
+        }
+        p.read_acked = p.read_acked.max(round);
+        self.try_confirm_reads();
+    }
+
+    /// Confirms the newest started round a quorum of voters has answered.
+    fn try_confirm_reads(&mut self) {
+        if self.read_confirmed >= self.read_started {
+            return;
+        }
+        let me = self.cfg.my_sid;
+        let mut candidates: Vec<u64> = self
+            .peers
+            .values()
+            .filter(|p| !p.observer && p.read_acked > self.read_confirmed)
+            .map(|p| p.read_acked)
+            .chain(std::iter::once(self.read_started))
+            .collect();
+        candidates.sort_unstable_by(|a, b| b.cmp(a));
+        candidates.dedup();
+        for r in candidates {
+            let answered = self
+                .peers
+                .iter()
+                .filter(|(_, p)| !p.observer && p.read_acked >= r)
+                .map(|(s, _)| s)
+                .chain(std::iter::once(&me));
+            if self.cfg.is_quorum(answered) {
+                self.read_confirmed = r;
+                self.out.push(Output::ReadRoundConfirmed { round: r });
+                return;
+            }
+        }
+    }
+
     /// Answers a learner's REVALIDATE.
     pub fn revalidate_reply(
         &mut self,
@@ -256,7 +351,10 @@ impl Leader {
                 current_epoch,
             } => self.on_ack_epoch(from, zxid, current_epoch),
             ZabPacket::Ack { zxid } => self.on_ack(from, zxid),
-            ZabPacket::Ping { sessions, .. } => {
+            ZabPacket::Ping { zxid, sessions } => {
+                if zxid < 0 {
+                    self.on_read_round_reply(from, zxid);
+                }
                 if !sessions.is_empty() && self.peers.contains_key(&from) {
                     self.out.push(Output::TouchSessions { from, sessions });
                 }
@@ -323,6 +421,7 @@ impl Leader {
                 stage: Stage::Info,
                 last_zxid: 0,
                 last_heard_ms: self.now_ms,
+                read_acked: 0,
             },
         );
         if self.phase == Phase::Discovery && !observer {
@@ -803,5 +902,184 @@ mod tests {
                 reason: StepDownReason::LearnerAhead(2)
             }]
         );
+    }
+
+    fn ping_reply(l: &mut Leader, from: Sid, zxid: i64) -> Vec<Output> {
+        l.handle(Input::Packet {
+            from,
+            pkt: ZabPacket::Ping {
+                zxid,
+                sessions: vec![],
+            },
+        })
+    }
+
+    fn five_voters() -> Leader {
+        let mut c = cfg();
+        c.voters = BTreeSet::from([1, 2, 3, 4, 5]);
+        c.observers = BTreeSet::from([6]);
+        let durable = DurableState {
+            accepted_epoch: 1,
+            current_epoch: 1,
+            last_zxid: 0,
+            recent: vec![],
+        };
+        let (mut l, _) = Leader::new(c, durable, 0);
+        for sid in [2, 3, 4] {
+            info(&mut l, sid, 1);
+        }
+        for sid in [2, 3, 4] {
+            l.handle(Input::Packet {
+                from: sid,
+                pkt: ZabPacket::AckEpoch {
+                    zxid: 0,
+                    current_epoch: 1,
+                },
+            });
+        }
+        for sid in [2, 3, 4] {
+            l.handle(Input::Packet {
+                from: sid,
+                pkt: ZabPacket::Ack {
+                    zxid: make_zxid(2, 0),
+                },
+            });
+        }
+        let obs = LearnerInfo {
+            serverid: 6,
+            protocol_version: ZAB_PROTOCOL_VERSION,
+            config_version: 0,
+        };
+        l.handle(Input::Packet {
+            from: 6,
+            pkt: ZabPacket::ObserverInfo { zxid: 0, info: obs },
+        });
+        l.handle(Input::Packet {
+            from: 6,
+            pkt: ZabPacket::AckEpoch {
+                zxid: 0,
+                current_epoch: 1,
+            },
+        });
+        l.handle(Input::Packet {
+            from: 6,
+            pkt: ZabPacket::Ack {
+                zxid: make_zxid(2, 0),
+            },
+        });
+        assert!(l.is_serving());
+        l
+    }
+
+    #[test]
+    fn read_round_pings_voters_with_a_negative_tag() {
+        let mut l = established(0);
+        let (r, out) = l.start_read_round().unwrap();
+        assert_eq!(r, 1);
+        assert_eq!(
+            out,
+            vec![Output::Send {
+                to: 2,
+                pkt: ZabPacket::Ping {
+                    zxid: -1,
+                    sessions: vec![]
+                }
+            }]
+        );
+        // One follower plus the leader is a quorum of 3.
+        assert_eq!(
+            ping_reply(&mut l, 2, -1),
+            vec![Output::ReadRoundConfirmed { round: 1 }]
+        );
+        assert_eq!(l.read_confirmed(), 1);
+    }
+
+    #[test]
+    fn read_round_needs_a_quorum_and_ignores_observers() {
+        let mut l = five_voters();
+        let (r, out) = l.start_read_round().unwrap();
+        let pinged: BTreeSet<Sid> = out
+            .iter()
+            .filter_map(|o| match o {
+                Output::Send {
+                    to,
+                    pkt: ZabPacket::Ping { zxid: -1, .. },
+                } => Some(*to),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(pinged, BTreeSet::from([2, 3, 4]), "observers are not asked");
+        assert!(ping_reply(&mut l, 6, -(r as i64)).is_empty(), "observer");
+        assert!(ping_reply(&mut l, 2, -(r as i64)).is_empty(), "2 of 5");
+        assert!(
+            ping_reply(&mut l, 2, -(r as i64)).is_empty(),
+            "same voter twice"
+        );
+        assert_eq!(
+            ping_reply(&mut l, 3, -(r as i64)),
+            vec![Output::ReadRoundConfirmed { round: r }]
+        );
+    }
+
+    #[test]
+    fn replies_from_before_a_round_do_not_confirm_it() {
+        let mut l = five_voters();
+        let (r1, _) = l.start_read_round().unwrap();
+        let (r2, _) = l.start_read_round().unwrap();
+        assert_eq!((r1, r2), (1, 2));
+        // Replies to round 1 (and to ordinary pings) arrive after round 2 started.
+        assert!(ping_reply(&mut l, 2, -1).is_empty());
+        assert!(ping_reply(&mut l, 3, make_zxid(2, 0)).is_empty());
+        assert_eq!(
+            ping_reply(&mut l, 3, -1),
+            vec![Output::ReadRoundConfirmed { round: 1 }]
+        );
+        assert!(ping_reply(&mut l, 4, -1).is_empty(), "round 1 is done");
+        assert!(ping_reply(&mut l, 2, -2).is_empty(), "2 of 5 for round 2");
+        // A reply to round 2 also confirms everything before it.
+        assert_eq!(
+            ping_reply(&mut l, 4, -2),
+            vec![Output::ReadRoundConfirmed { round: 2 }]
+        );
+        // Replies for rounds never started are ignored.
+        assert!(ping_reply(&mut l, 3, -9).is_empty());
+        assert_eq!(l.read_confirmed(), 2);
+    }
+
+    #[test]
+    fn read_round_confirms_at_once_when_alone_a_quorum() {
+        let mut c = cfg();
+        c.voters = BTreeSet::from([1]);
+        let durable = DurableState {
+            accepted_epoch: 1,
+            current_epoch: 1,
+            last_zxid: 0,
+            recent: vec![],
+        };
+        let (mut l, out) = Leader::new(c, durable, 0);
+        assert!(out.contains(&Output::Serving));
+        let (r, out) = l.start_read_round().unwrap();
+        assert_eq!(out, vec![Output::ReadRoundConfirmed { round: r }]);
+    }
+
+    #[test]
+    fn a_stopped_leader_confirms_no_reads() {
+        let mut l = established(0);
+        let (r, _) = l.start_read_round().unwrap();
+        // Silence until the quorum is lost.
+        let mut stepped = false;
+        for t in (5..=200).step_by(5) {
+            if l.handle(Input::Tick { now_ms: t })
+                .iter()
+                .any(|o| matches!(o, Output::StepDown { .. }))
+            {
+                stepped = true;
+                break;
+            }
+        }
+        assert!(stepped);
+        assert!(ping_reply(&mut l, 2, -(r as i64)).is_empty());
+        assert_eq!(l.read_confirmed(), 0);
+        assert_eq!(l.start_read_round().unwrap_err(), ZabError::NotServing);
     }
 }

@@ -61,6 +61,8 @@ pub struct PendingSync {
     pub session: i64,
     pub path: Vec<u8>,
     pub at: std::time::Instant,
+    /// Set when this SYNC is a `linearizableReads` read barrier, not a client's sync.
+    pub barrier: Option<u64>,
 }
 
 pub struct LeaderRole {
@@ -70,6 +72,9 @@ pub struct LeaderRole {
     pub serving: bool,
     /// Forwarded syncs: answered once everything proposed before them has committed.
     pub syncs: VecDeque<(i64, u64)>,
+    /// `linearizableReads`: local read barriers, and what waits for read rounds.
+    pub barriers: crate::server::linread::ReadBarriers,
+    pub reads: crate::server::linread::LeaderReads,
 }
 
 pub struct LearnerRole {
@@ -83,6 +88,8 @@ pub struct LearnerRole {
     /// A SNAP was announced: the next peer event is its snapshot.
     pub awaiting_snapshot: Option<i64>,
     pub syncs: VecDeque<PendingSync>,
+    /// `linearizableReads`: local read barriers (each a SYNC forwarded to the leader).
+    pub barriers: crate::server::linread::ReadBarriers,
 }
 
 pub enum Role {

@@ -223,6 +223,10 @@ impl Core {
                 self.finish_forwarded_sync();
                 Vec::new()
             }
+            Output::ReadRoundConfirmed { round } => {
+                self.on_read_round_confirmed(round);
+                Vec::new()
+            }
         }
     }
 
@@ -388,6 +392,10 @@ impl Core {
         authinfo: Vec<crate::proto::records::Id>,
     ) -> Vec<Output> {
         match kind {
+            op::SYNC if self.linearizable() => {
+                self.leader_sync_barrier(from);
+                Vec::new()
+            }
             op::SYNC => {
                 let Role::Leader(l) = &mut self.role else {
                     return Vec::new();
@@ -434,6 +442,9 @@ impl Core {
             }
         }
         self.run_outputs(outs);
+        if self.linearizable() {
+            self.release_leader_reads();
+        }
     }
 
     /// Learner: sends a client's write (or sync, or session change) to the leader.
@@ -488,6 +499,7 @@ impl Core {
             session,
             path: body.to_vec(),
             at: std::time::Instant::now(),
+            barrier: None,
         });
         self.queues
             .entry(session)
@@ -501,6 +513,10 @@ impl Core {
             return;
         };
         let Some(s) = l.syncs.pop_front() else { return };
+        if let Some(id) = s.barrier {
+            self.finish_barrier(id);
+            return;
+        }
         let z = self.tree.last_processed_zxid();
         // The SyncResponse echoes the request's path record.
         self.reply(s.conn, s.xid, z, 0, &s.path);

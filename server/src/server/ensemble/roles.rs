@@ -234,6 +234,8 @@ impl Core {
             _guard: guard,
             serving: false,
             syncs: VecDeque::new(),
+            barriers: Default::default(),
+            reads: Default::default(),
         }));
         self.run_outputs(outs);
     }
@@ -258,6 +260,7 @@ impl Core {
             started: std::time::Instant::now(),
             awaiting_snapshot: None,
             syncs: VecDeque::new(),
+            barriers: Default::default(),
         }));
         self.run_outputs(outs);
     }

@@ -779,7 +779,8 @@ impl World {
             | Output::TouchSessions { .. }
             | Output::RevalidateSession { .. }
             | Output::RevalidateResult { .. }
-            | Output::SyncDone => {}
+            | Output::SyncDone
+            | Output::ReadRoundConfirmed { .. } => {}
         }
         Ok(false)
     }
