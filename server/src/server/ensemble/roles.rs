@@ -293,6 +293,15 @@ impl Core {
             self.stop_log();
             if let Some(z) = truncate_to {
                 storage::txnlog_reader::truncate_log(&log_dir, z).map_err(|e| e.to_string())?;
+                // A snapshot past `z` (the start-up one, say) holds the very txns being cut:
+                // reloading from it would bring them back.
+                let snaps = storage::snapshot::list_snapshots(&self.cfg.data_dir)
+                    .map_err(|e| e.to_string())?;
+                for (zxid, path) in snaps.into_iter().filter(|(zxid, _)| *zxid > z) {
+                    info!("TRUNC: deleting snapshot 0x{zxid:x}, newer than 0x{z:x}");
+                    std::fs::remove_file(&path)
+                        .map_err(|e| format!("delete {}: {e}", path.display()))?;
+                }
                 self.reload_from_disk()?;
             }
             let after = self.tree.last_processed_zxid();
