@@ -256,6 +256,11 @@ impl Drop for Server {
 
 /// Definitions of an `n`-member Apache ensemble with data under `dir` (emptied first).
 pub fn ensemble_defs(dir: &Path, n: u32) -> Result<Vec<ServerDef>, BenchError> {
+    ensemble_defs_for(Flavor::Apache, dir, n)
+}
+
+/// Definitions of an `n`-member ensemble of `flavor` with data under `dir` (emptied first).
+pub fn ensemble_defs_for(flavor: Flavor, dir: &Path, n: u32) -> Result<Vec<ServerDef>, BenchError> {
     if dir.exists() {
         fs::remove_dir_all(dir)?;
     }
@@ -277,8 +282,8 @@ pub fn ensemble_defs(dir: &Path, n: u32) -> Result<Vec<ServerDef>, BenchError> {
         .iter()
         .enumerate()
         .map(|(i, (c, _, _))| ServerDef {
-            name: format!("apache-{}", i + 1),
-            flavor: Flavor::Apache,
+            name: format!("{}-{}", flavor.name(), i + 1),
+            flavor,
             data_dir: dir.join(format!("s{}", i + 1)),
             port: *c,
             extra_cfg: lines.clone(),
