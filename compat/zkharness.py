@@ -306,8 +306,22 @@ class ZkEnsemble:
 
     def __init__(self, workdir: Path, size: int = 3, tick_time: int = 500):
         workdir = Path(workdir)
-        self.members = [ZkServer(workdir / f"s{i + 1}", kind="zkserver", tick_time=tick_time) for i in range(size)]
-        lines = {f"server.{i + 1}": f"127.0.0.1:{free_port()}:{free_port()}" for i in range(size)}
+        # Distinct ports: separate free_port() calls may repeat one, and a quorum port is bound only
+        # once its member leads, so a clash would show up late and confusingly.
+        ports: list[int] = []
+        for _ in range(100 * size):
+            if len(ports) == 3 * size:
+                break
+            p = free_port()
+            if p not in ports:
+                ports.append(p)
+        if len(ports) != 3 * size:
+            raise RuntimeError("could not find distinct free ports")
+        self.members = [
+            ZkServer(workdir / f"s{i + 1}", kind="zkserver", tick_time=tick_time, port=ports[3 * i])
+            for i in range(size)
+        ]
+        lines = {f"server.{i + 1}": f"127.0.0.1:{ports[3 * i + 1]}:{ports[3 * i + 2]}" for i in range(size)}
         for i, m in enumerate(self.members):
             m.cfg_extra.update(lines)
             (m.data_dir / "myid").write_text(f"{i + 1}\n")

@@ -72,6 +72,8 @@ impl EnsembleBuilder {
         let lock = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
         let tmp = tempfile::tempdir().expect("temp dir");
         let total = self.voters + self.observers;
+        let mut ports = distinct_ports(3 * total).into_iter();
+        let mut next_port = || ports.next().expect("enough ports");
         let mut members: Vec<Member> = (0..total)
             .map(|i| {
                 let dir = tmp.path().join(format!("s{}", i + 1));
@@ -81,9 +83,9 @@ impl EnsembleBuilder {
                 Member {
                     id: i as u64 + 1,
                     observer: i >= self.voters,
-                    client_port: free_port(),
-                    quorum_port: free_port(),
-                    election_port: free_port(),
+                    client_port: next_port(),
+                    quorum_port: next_port(),
+                    election_port: next_port(),
                     cfg_path: dir.join("zoo.cfg"),
                     data_dir,
                     dir,
@@ -136,6 +138,25 @@ impl EnsembleBuilder {
         ens.wait_leader().await;
         ens
     }
+}
+
+/// `n` different free loopback ports. Separate `free_port` calls can hand out the same port
+/// twice; a quorum port only binds once its member leads, so a duplicate would surface much
+/// later as a leader that cannot listen and learners dialling another member's client port.
+fn distinct_ports(n: usize) -> Vec<u16> {
+    let mut out: Vec<u16> = Vec::with_capacity(n);
+    // Bounded: duplicates are rare, a few hundred draws always suffice.
+    for _ in 0..100 * n.max(1) {
+        if out.len() == n {
+            break;
+        }
+        let p = free_port();
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    assert_eq!(out.len(), n, "could not find {n} distinct free ports");
+    out
 }
 
 /// One ensemble member: its ports, files and (when running) its process.
