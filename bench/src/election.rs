@@ -250,7 +250,9 @@ async fn time_recovery(
 async fn try_write(addrs: &[String], value: u64) -> bool {
     let mut cc =
         ClientConfig::new(addrs.iter().cloned()).with_session_timeout(Duration::from_secs(30));
-    cc.connect_timeout = Duration::from_secs(1);
+    // One pass over the survivors per attempt (each host still gets up to 1 s to answer): the
+    // client's own retry backoff (50 ms doubling) would otherwise quantize the figure.
+    cc.connect_timeout = Duration::from_millis(20);
     cc.request_timeout = Some(Duration::from_secs(2));
     cc.auto_reconnect = false;
     let Ok((c, _events)) = Client::connect(cc).await else {
