@@ -1,6 +1,6 @@
 """Pytest fixtures: one shared server per session, fresh servers for restart/crash tests, kazoo clients.
 
-Target chosen by env ZK_TARGET (`zkserver` default, or `apache`); see README.md.
+Target chosen by env ZK_TARGET (`zkserver` default, `apache`, or `zkserver-ensemble`); see README.md.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 from kazoo.client import KazooClient
 from kazoo.retry import KazooRetry
 
-from zkharness import ZkServer, is_apache, target
+from zkharness import ZkEnsemble, ZkServer, is_apache, is_ensemble, target
 
 _counter = itertools.count()
 
@@ -25,6 +25,9 @@ def pytest_report_header(config):
 def pytest_configure(config):
     config.addinivalue_line("markers", "zk39: checks ZooKeeper 3.9-only behaviour (skipped against Apache 3.8)")
     config.addinivalue_line("markers", "zkserver_only: needs both servers (runs only when ZK_TARGET=zkserver)")
+    config.addinivalue_line(
+        "markers", "standalone_only(reason): checks single-server behaviour (skipped for ZK_TARGET=zkserver-ensemble)"
+    )
 
 
 def pytest_collection_modifyitems(config, items):
@@ -33,12 +36,26 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason="3.9-only behaviour; installed Apache is 3.8"))
         if is_apache() and item.get_closest_marker("zkserver_only"):
             item.add_marker(pytest.mark.skip(reason="cross-server test: runs only with ZK_TARGET=zkserver"))
+        if is_ensemble():
+            if item.get_closest_marker("zkserver_only"):
+                item.add_marker(pytest.mark.skip(reason="cross-server test: runs only with ZK_TARGET=zkserver"))
+            marker = item.get_closest_marker("standalone_only")
+            if marker:
+                why = marker.kwargs.get("reason") or (marker.args[0] if marker.args else "standalone behaviour")
+                item.add_marker(pytest.mark.skip(reason=f"standalone only: {why}"))
+            elif "fresh_server" in getattr(item, "fixturenames", ()):
+                item.add_marker(
+                    pytest.mark.skip(reason="needs a dedicated standalone server it restarts or reconfigures")
+                )
 
 
 @pytest.fixture(scope="session")
 def zk(tmp_path_factory):
-    """The shared target server (session-scoped)."""
-    server = ZkServer(tmp_path_factory.mktemp("zk-shared"))
+    """The shared target server (session-scoped): one server, or a 3-member ensemble seen through a follower."""
+    if is_ensemble():
+        server = ZkEnsemble(tmp_path_factory.mktemp("zk-ensemble"))
+    else:
+        server = ZkServer(tmp_path_factory.mktemp("zk-shared"))
     server.start()
     try:
         yield server

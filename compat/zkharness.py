@@ -34,16 +34,29 @@ def digest_id(user: str, password: str) -> str:
     return f"{user}:{base64.b64encode(raw).decode()}"
 
 
+TARGETS = ("apache", "zkserver", "zkserver-ensemble")
+
+
 def target() -> str:
-    """Which server the suite runs against: `apache` or `zkserver` (default)."""
+    """Which server the suite runs against: `apache`, `zkserver` (default) or `zkserver-ensemble`."""
     t = os.environ.get("ZK_TARGET", "zkserver").strip().lower()
-    if t not in ("apache", "zkserver"):
-        raise RuntimeError(f"ZK_TARGET must be 'apache' or 'zkserver', not {t!r}")
+    if t not in TARGETS:
+        raise RuntimeError(f"ZK_TARGET must be one of {', '.join(TARGETS)}, not {t!r}")
     return t
 
 
 def is_apache() -> bool:
     return target() == "apache"
+
+
+def is_ensemble() -> bool:
+    """True when the shared server is a 3-member zkserver ensemble (clients talk to a follower)."""
+    return target() == "zkserver-ensemble"
+
+
+def serving_modes() -> tuple[str, ...]:
+    """The `Mode:` a serving target reports in srvr/mntr: standalone, or a quorum role."""
+    return ("leader", "follower") if is_ensemble() else ("standalone",)
 
 
 def wait_until(cond: Callable[[], object], timeout: float = 20.0, interval: float = 0.05, what: str = "condition"):
@@ -113,7 +126,7 @@ class ZkServer:
     """One server process on loopback with its own dataDir; restartable on the same dataDir and port."""
 
     workdir: Path
-    kind: str = field(default_factory=target)
+    kind: str = field(default_factory=lambda: "zkserver" if is_ensemble() else target())
     port: int = field(default_factory=free_port)
     cfg_extra: dict = field(default_factory=dict)
     jvm_flags: list = field(default_factory=list)
@@ -177,6 +190,12 @@ class ZkServer:
         return self.workdir / f"server-{self.starts}.log"
 
     def start(self, timeout: float = 60.0):
+        self.launch()
+        self.wait_ready(timeout)
+        return self
+
+    def launch(self):
+        """Starts the process without waiting: an ensemble member serves only once a quorum is up."""
         if self.proc is not None and self.proc.poll() is None:
             raise RuntimeError("server already running")
         self.write_cfg()
@@ -187,8 +206,6 @@ class ZkServer:
         log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.workdir)
         log.close()
-        self.wait_ready(timeout)
-        return self
 
     def wait_ready(self, timeout: float = 60.0):
         def ready():
@@ -265,3 +282,94 @@ class ZkServer:
 
     def version_dir(self) -> Path:
         return self.data_dir / "version-2"
+
+
+def mode_of(server: ZkServer) -> Optional[str]:
+    """The `Mode:` line of a server's srvr answer, or None while it does not serve."""
+    try:
+        text = server.four("srvr")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("Mode: "):
+            return line[len("Mode: "):].strip()
+    return None
+
+
+class ZkEnsemble:
+    """Three zkserver processes forming one quorum (`server.N` lines, `myid`), all on loopback.
+
+    It stands in for the shared single server: `port`, `hosts`, `data_dir` and `four` are those of one
+    follower, so per-server checks (4lw counts, conf) stay exact. With ZK_ENSEMBLE_HOSTS=all, `hosts` lists
+    every member and kazoo picks one.
+    """
+
+    def __init__(self, workdir: Path, size: int = 3, tick_time: int = 500):
+        workdir = Path(workdir)
+        # Distinct ports: separate free_port() calls may repeat one, and a quorum port is bound only
+        # once its member leads, so a clash would show up late and confusingly.
+        ports: list[int] = []
+        for _ in range(100 * size):
+            if len(ports) == 3 * size:
+                break
+            p = free_port()
+            if p not in ports:
+                ports.append(p)
+        if len(ports) != 3 * size:
+            raise RuntimeError("could not find distinct free ports")
+        self.members = [
+            ZkServer(workdir / f"s{i + 1}", kind="zkserver", tick_time=tick_time, port=ports[3 * i])
+            for i in range(size)
+        ]
+        lines = {f"server.{i + 1}": f"127.0.0.1:{ports[3 * i + 1]}:{ports[3 * i + 2]}" for i in range(size)}
+        for i, m in enumerate(self.members):
+            m.cfg_extra.update(lines)
+            (m.data_dir / "myid").write_text(f"{i + 1}\n")
+        self.target: Optional[ZkServer] = None
+
+    def start(self, timeout: float = 60.0):
+        for m in self.members:
+            m.launch()
+        for m in self.members:
+            m.wait_ready(timeout)
+
+        def one_leader():
+            modes = [mode_of(m) for m in self.members]
+            return modes.count("leader") == 1 and modes.count("follower") == len(modes) - 1 and modes
+
+        modes = wait_until(one_leader, timeout, interval=0.1, what="one leader and serving followers")
+        self.target = self.members[modes.index("follower")]
+        return self
+
+    def stop(self, timeout: float = 20.0):
+        for m in self.members:
+            m.stop(timeout)
+
+    def _target(self) -> ZkServer:
+        if self.target is None:
+            raise RuntimeError("ensemble not started")
+        return self.target
+
+    @property
+    def port(self) -> int:
+        return self._target().port
+
+    @property
+    def data_dir(self) -> Path:
+        return self._target().data_dir
+
+    @property
+    def all_hosts(self) -> str:
+        return ",".join(m.hosts for m in self.members)
+
+    @property
+    def hosts(self) -> str:
+        if os.environ.get("ZK_ENSEMBLE_HOSTS", "").strip().lower() == "all":
+            return self.all_hosts
+        return self._target().hosts
+
+    def four(self, cmd: str) -> str:
+        return self._target().four(cmd)
+
+    def log_tail(self, n: int = 40) -> str:
+        return "\n".join(f"--- server {i + 1} ---\n{m.log_tail(n)}" for i, m in enumerate(self.members))

@@ -10,3 +10,4 @@ cargo clippy --all-targets -- -D warnings
 cargo build --release
 cargo test --workspace -- --test-threads=2
 ZK_TARGET=zkserver ZKSERVER_BIN="$PWD/target/release/zkserver" python3 -m pytest compat -q -p no:cacheprovider
+ZK_TARGET=zkserver-ensemble ZKSERVER_BIN="$PWD/target/release/zkserver" python3 -m pytest compat -q -p no:cacheprovider

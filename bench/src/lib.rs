@@ -3,6 +3,7 @@
 
 pub mod bounds;
 pub mod compare;
+pub mod election;
 pub mod error;
 pub mod load;
 pub mod raw;

@@ -5,9 +5,11 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use zkbench::compare::{self, CompareConfig};
+use zkbench::election::{self, ElectionConfig};
 use zkbench::error::BenchError;
 use zkbench::load::{self, Driver, Limit, LoadConfig, LoadResult};
 use zkbench::report;
+use zkbench::servers::Flavor;
 use zkbench::workload::{Spec, Workload, DEFAULT_KEYS};
 
 #[derive(Parser)]
@@ -39,6 +41,28 @@ enum Cmd {
     },
     /// Same matrix against zkserver and Apache ZooKeeper; table plus JSON file.
     Compare(CompareArgs),
+    /// Kill -9 the leader of a 3-member ensemble N times; time to a write and to a new leader.
+    Election(ElectionArgs),
+}
+
+#[derive(Args)]
+struct ElectionArgs {
+    /// Leader kills to time.
+    #[arg(long, default_value_t = 7)]
+    rounds: usize,
+    /// Run Apache ZooKeeper instead of zkserver.
+    #[arg(long)]
+    apache: bool,
+    #[arg(long)]
+    zkserver_bin: Option<PathBuf>,
+    /// Where the members keep their data (emptied first).
+    #[arg(long, default_value = "/tmp/zkbench")]
+    workdir: PathBuf,
+    /// Seconds after a kill before a round counts as failed.
+    #[arg(long, default_value_t = 60)]
+    round_limit: u64,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -260,6 +284,35 @@ fn compare_cmd(a: CompareArgs) -> Result<(), BenchError> {
     Ok(())
 }
 
+fn election_cmd(a: ElectionArgs) -> Result<(), BenchError> {
+    let cfg = ElectionConfig {
+        flavor: if a.apache {
+            Flavor::Apache
+        } else {
+            Flavor::Zkserver
+        },
+        zkserver_bin: a.zkserver_bin.unwrap_or_else(sibling_zkserver),
+        workdir: a.workdir,
+        rounds: a.rounds.clamp(1, 100),
+        round_limit: std::time::Duration::from_secs(a.round_limit.max(1)),
+    };
+    let rep = election::measure(&cfg, &runtime()?)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&rep)?);
+    } else {
+        print!("{}", rep.text());
+    }
+    Ok(())
+}
+
+/// `zkserver` next to this executable (both land in target/release).
+fn sibling_zkserver() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.join("zkserver")))
+        .unwrap_or_else(|| PathBuf::from("zkserver"))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let res = match cli.cmd {
@@ -276,6 +329,7 @@ fn main() -> ExitCode {
                 Ok(())
             }),
         Cmd::Compare(a) => compare_cmd(a),
+        Cmd::Election(a) => election_cmd(a),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,

@@ -256,13 +256,32 @@ impl Drop for Server {
 
 /// Definitions of an `n`-member Apache ensemble with data under `dir` (emptied first).
 pub fn ensemble_defs(dir: &Path, n: u32) -> Result<Vec<ServerDef>, BenchError> {
+    ensemble_defs_for(Flavor::Apache, dir, n)
+}
+
+/// Definitions of an `n`-member ensemble of `flavor` with data under `dir` (emptied first).
+pub fn ensemble_defs_for(flavor: Flavor, dir: &Path, n: u32) -> Result<Vec<ServerDef>, BenchError> {
     if dir.exists() {
         fs::remove_dir_all(dir)?;
     }
-    let mut ports = Vec::new();
-    for _ in 0..n {
-        ports.push((free_port()?, free_port()?, free_port()?));
+    // Distinct ports: separate free_port calls may repeat one, and a quorum port is bound
+    // only once its member leads, so a clash would surface late, as a failed election.
+    let mut flat: Vec<u16> = Vec::new();
+    for _ in 0..100 * n.max(1) {
+        if flat.len() == 3 * n as usize {
+            break;
+        }
+        let p = free_port()?;
+        if !flat.contains(&p) {
+            flat.push(p);
+        }
     }
+    if flat.len() != 3 * n as usize {
+        return Err(BenchError::Invalid(
+            "could not find distinct free ports".into(),
+        ));
+    }
+    let ports: Vec<(u16, u16, u16)> = flat.chunks(3).map(|c| (c[0], c[1], c[2])).collect();
     let lines: Vec<String> = ports
         .iter()
         .enumerate()
@@ -277,8 +296,8 @@ pub fn ensemble_defs(dir: &Path, n: u32) -> Result<Vec<ServerDef>, BenchError> {
         .iter()
         .enumerate()
         .map(|(i, (c, _, _))| ServerDef {
-            name: format!("apache-{}", i + 1),
-            flavor: Flavor::Apache,
+            name: format!("{}-{}", flavor.name(), i + 1),
+            flavor,
             data_dir: dir.join(format!("s{}", i + 1)),
             port: *c,
             extra_cfg: lines.clone(),

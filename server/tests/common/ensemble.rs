@@ -86,6 +86,8 @@ impl EnsembleBuilder {
             eprintln!("ensemble dir kept: {}", tmp.path().display());
         }
         let total = self.voters + self.observers;
+        let mut ports = distinct_ports(5 * total).into_iter();
+        let mut next_port = || ports.next().expect("enough ports");
         let mut members: Vec<Member> = (0..total)
             .map(|i| {
                 let dir = tmp.path().join(format!("s{}", i + 1));
@@ -95,11 +97,11 @@ impl EnsembleBuilder {
                 Member {
                     id: i as u64 + 1,
                     observer: i >= self.voters,
-                    client_port: free_port(),
-                    quorum_port: free_port(),
-                    election_port: free_port(),
-                    metrics_port: free_port(),
-                    admin_port: free_port(),
+                    client_port: next_port(),
+                    quorum_port: next_port(),
+                    election_port: next_port(),
+                    metrics_port: next_port(),
+                    admin_port: next_port(),
                     cfg_path: dir.join("zoo.cfg"),
                     data_dir,
                     dir,
@@ -167,6 +169,25 @@ impl EnsembleBuilder {
 /// The members' log filter: `ENSEMBLE_LOG` (e.g. `debug`) when set, else `info`.
 fn log_level() -> String {
     std::env::var("ENSEMBLE_LOG").unwrap_or_else(|_| "info".to_string())
+}
+
+/// `n` different free loopback ports. Separate `free_port` calls can hand out the same port
+/// twice; a quorum port only binds once its member leads, so a duplicate would surface much
+/// later as a leader that cannot listen and learners dialling another member's client port.
+fn distinct_ports(n: usize) -> Vec<u16> {
+    let mut out: Vec<u16> = Vec::with_capacity(n);
+    // Bounded: duplicates are rare, a few hundred draws always suffice.
+    for _ in 0..100 * n.max(1) {
+        if out.len() == n {
+            break;
+        }
+        let p = free_port();
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    assert_eq!(out.len(), n, "could not find {n} distinct free ports");
+    out
 }
 
 /// One ensemble member: its ports, files and (when running) its process.

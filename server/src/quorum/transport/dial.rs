@@ -12,11 +12,13 @@ use super::peer::{into_blocking, start_writer, Outgoing, PeerSender, ReadSide, I
 use super::{next_conn_id, PeerEvent, Sid, TransportError};
 use crate::proto::quorum::Direction;
 
-/// Pause between connection attempts (Apache: 1 s).
-const RETRY_INTERVAL: Duration = Duration::from_secs(1);
+/// Pause between connection attempts (Apache 3.9's `zookeeper.leaderConnectDelayDuringRetryMs`
+/// default): a new leader opens its quorum port a moment after the election, and a longer
+/// pause here adds straight to every failover.
+const RETRY_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Learner: dials the leader's quorum address, retrying (Apache: connect attempts for up to
-/// initLimit*tickTime, 1 s apart) until `deadline`; on success returns the sender; incoming
+/// initLimit*tickTime, 100 ms apart) until `deadline`; on success returns the sender; incoming
 /// packets/snapshot arrive on `events` (sid = leader's sid). `max_len` bounds every buffer
 /// and string read from the leader, snapshot node data included.
 pub async fn connect_leader(
