@@ -17,6 +17,20 @@ use crate::proto::quorum::Direction;
 /// pause here adds straight to every failover.
 const RETRY_INTERVAL: Duration = Duration::from_millis(100);
 
+/// Right after an election the new leader is often a few ms from listening, so the first
+/// attempts come quickly (this is most of the difference in failover time) before settling
+/// at Apache's interval.
+const FAST_RETRIES: u32 = 20;
+const FAST_RETRY_INTERVAL: Duration = Duration::from_millis(10);
+
+fn retry_delay(attempts: u32) -> Duration {
+    if attempts <= FAST_RETRIES {
+        FAST_RETRY_INTERVAL
+    } else {
+        RETRY_INTERVAL
+    }
+}
+
 /// Learner: dials the leader's quorum address, retrying (Apache: connect attempts for up to
 /// initLimit*tickTime, 100 ms apart) until `deadline`; on success returns the sender; incoming
 /// packets/snapshot arrive on `events` (sid = leader's sid). `max_len` bounds every buffer
@@ -43,7 +57,7 @@ pub async fn connect_leader(
                 break;
             }
         }
-        let next = Instant::now() + RETRY_INTERVAL;
+        let next = Instant::now() + retry_delay(attempts);
         if next >= deadline {
             break;
         }
