@@ -58,7 +58,16 @@ class Writer:
         self._stop = threading.Event()
         self._closing = False
         self._thread = threading.Thread(target=self._run, name=f"writer-{self.wid}", daemon=True)
-        self.zk = KazooClient(hosts=self.hosts, timeout=10, randomize_hosts=True)
+        # Kazoo's default reconnect backoff doubles up to an hour, and a connect to a killed
+        # container's address hangs until it times out: with those defaults a client can stay
+        # away longer than its session timeout, which Apache would expire just the same. A
+        # client that wants to keep its session reconnects briskly; so do these.
+        self.zk = KazooClient(
+            hosts=self.hosts,
+            timeout=10,
+            randomize_hosts=True,
+            connection_retry={"max_tries": -1, "delay": 0.1, "backoff": 1.5, "max_delay": 1.0},
+        )
         self.zk.add_listener(self._on_state)
 
     def _on_state(self, state) -> None:
