@@ -502,6 +502,15 @@ impl Leader {
             || (self.phase == Phase::Sync && self.current_epoch == self.new_epoch)
     }
 
+    /// Learners whose connection is at `stage`.
+    fn peers_in(&self, stage: Stage) -> Vec<Sid> {
+        self.peers
+            .iter()
+            .filter(|(_, p)| p.stage == stage)
+            .map(|(s, _)| *s)
+            .collect()
+    }
+
     fn try_epoch_quorum(&mut self) {
         if self.epoch_acks_done() || !self.cfg.is_quorum(self.epoch_acks.iter()) {
             return;
@@ -509,12 +518,7 @@ impl Leader {
         self.current_epoch = self.new_epoch;
         self.out.push(Output::WriteCurrentEpoch(self.new_epoch));
         self.newleader_acks.insert(self.cfg.my_sid);
-        let ready: Vec<Sid> = self
-            .peers
-            .iter()
-            .filter(|(_, p)| p.stage == Stage::EpochAcked)
-            .map(|(s, _)| *s)
-            .collect();
+        let ready = self.peers_in(Stage::EpochAcked);
         for sid in ready {
             self.sync_peer(sid);
         }
@@ -626,12 +630,7 @@ impl Leader {
         }
         self.phase = Phase::Broadcast;
         self.out.push(Output::Serving);
-        let acked: Vec<Sid> = self
-            .peers
-            .iter()
-            .filter(|(_, p)| p.stage == Stage::AwaitUpToDate)
-            .map(|(s, _)| *s)
-            .collect();
+        let acked = self.peers_in(Stage::AwaitUpToDate);
         for sid in acked {
             self.send_up_to_date(sid);
         }
