@@ -38,6 +38,7 @@ pub async fn run(
     remote: SocketAddr,
     core: mpsc::UnboundedSender<ToCore>,
     max_buffer: usize,
+    slot: super::listener::Slot,
 ) {
     let conn = next_conn_id();
     let _ = stream.set_nodelay(true);
@@ -54,7 +55,7 @@ pub async fn run(
         if !connected {
             if let Some(cmd) = FourLetterWord::from_u32(len as u32) {
                 if let Some((wr, _)) = writer.take() {
-                    answer_four_letter(cmd, remote, wr, &core).await;
+                    answer_four_letter(cmd, remote, wr, &core, slot).await;
                 }
                 return;
             }
@@ -133,6 +134,7 @@ async fn answer_four_letter(
     remote: std::net::SocketAddr,
     mut wr: OwnedWriteHalf,
     core: &mpsc::UnboundedSender<ToCore>,
+    slot: super::listener::Slot,
 ) {
     let (tx, rx) = oneshot::channel();
     if core
@@ -147,6 +149,7 @@ async fn answer_four_letter(
     }
     if let Ok(text) = rx.await {
         let _ = wr.write_all(text.as_bytes()).await;
+        drop(slot);
         let _ = wr.shutdown().await;
     }
 }

@@ -50,17 +50,30 @@ pub async fn serve(
             *n += 1;
         }
         let core = core.clone();
-        let per_ip = per_ip.clone();
+        let slot = Slot {
+            per_ip: per_ip.clone(),
+            ip,
+        };
         let max_buffer = cfg.max_buffer;
-        tokio::spawn(async move {
-            super::conn::run(stream, remote, core, max_buffer).await;
-            let mut m = per_ip.lock();
-            if let Some(n) = m.get_mut(&ip) {
-                *n -= 1;
-                if *n == 0 {
-                    m.remove(&ip);
-                }
+        tokio::spawn(super::conn::run(stream, remote, core, max_buffer, slot));
+    }
+}
+
+/// A connection's place in the per-address count; freed when dropped. A connection hands
+/// it back before its final close, so a client that saw the close can connect again at once.
+pub struct Slot {
+    per_ip: Arc<Mutex<HashMap<IpAddr, u32>>>,
+    ip: IpAddr,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut m = self.per_ip.lock();
+        if let Some(n) = m.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.ip);
             }
-        });
+        }
     }
 }
