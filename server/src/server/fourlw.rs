@@ -2,8 +2,8 @@
 //! server's state for the renderer in [`crate::admin`].
 
 use crate::admin::{
-    environment, last_op_name, not_whitelisted, render, ConnectionInfo, ExpiryBucket,
-    FourLetterWord, ServerInfo, SessionConnInfo, SessionTrackerDump, VERSION_STRING,
+    environment, not_whitelisted, render, ConnectionInfo, ExpiryBucket, FourLetterWord, ServerInfo,
+    SessionConnInfo, SessionTrackerDump, VERSION_STRING,
 };
 
 use super::core::{wall_ms, Core};
@@ -213,9 +213,4 @@ impl Core {
         }
         info
     }
-}
-
-/// The short op name `cons` shows as `lop`.
-pub fn op_abbrev(kind: i32) -> &'static str {
-    last_op_name(kind)
 }

@@ -503,7 +503,7 @@ impl Core {
 
     pub(super) fn note_op(&mut self, conn: ConnId, kind: i32, cxid: i32, zxid: i64) {
         if let Some(c) = self.conns.get_mut(&conn) {
-            c.stats.last_op = super::fourlw::op_abbrev(kind);
+            c.stats.last_op = crate::admin::last_op_name(kind);
             c.stats.last_cxid = cxid;
             c.stats.last_zxid = zxid;
             c.stats.last_response_wall_ms = wall_ms();

@@ -3,10 +3,8 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
@@ -389,12 +387,5 @@ impl Core {
         for &(id, t) in sessions {
             self.sessions.add(id, t, now);
         }
-    }
-
-    /// The config text this member announces (also what `getConfig` shows).
-    pub fn member_config_text(&self) -> Option<Arc<Bytes>> {
-        self.quorum
-            .as_ref()
-            .map(|q| Arc::new(q.config_text.clone()))
     }
 }
