@@ -31,6 +31,18 @@ impl Core {
     pub(super) fn apply_to_state(&mut self, txn: &Txn) {
         self.tree.apply(txn);
         self.track_sessions(txn);
+        self.adopt_reconfig(txn);
+    }
+
+    /// A committed reconfig txn carries the new config text: it becomes the membership.
+    fn adopt_reconfig(&mut self, txn: &Txn) {
+        if txn.hdr.kind != op::RECONFIG {
+            return;
+        }
+        if let TxnBody::SetData(sd) = &txn.body {
+            let text = sd.data.clone().unwrap_or_default();
+            self.adopt_config_text(&text);
+        }
     }
 
     fn track_sessions(&mut self, txn: &Txn) {
@@ -79,6 +91,7 @@ impl Core {
                 at,
             } => {
                 let (err, body) = match write_reply(kind, &res) {
+                    Ok(_) if kind == op::RECONFIG => (0, reconfig_reply(&txn, &res)),
                     Ok(b) => (0, b),
                     Err(e) => (e.code(), Vec::new()),
                 };
@@ -89,6 +102,7 @@ impl Core {
             Origin::Server | Origin::Remote => {}
         }
         self.track_sessions(&txn);
+        self.adopt_reconfig(&txn);
         self.run_deferred(session, zxid, txn.hdr.cxid);
     }
 
@@ -180,4 +194,18 @@ impl Core {
             }
         }
     }
+}
+
+/// A reconfig's reply is a GetDataResponse: the new config text and /zookeeper/config's stat.
+fn reconfig_reply(txn: &Txn, res: &crate::tree::TxnResult) -> Vec<u8> {
+    use crate::proto::jute::Jute;
+    let data = match &txn.body {
+        TxnBody::SetData(sd) => sd.data.clone(),
+        _ => None,
+    };
+    crate::proto::records::GetDataResponse {
+        data,
+        stat: res.stat.clone().unwrap_or_default(),
+    }
+    .to_bytes()
 }

@@ -380,12 +380,14 @@ impl Core {
             max_buffer: self.cfg.max_buffer,
             enforce_quota: self.cfg.enforce_quota,
         };
+        let mut reconfig = None;
         let mut ov = Overlay::new(&self.tree, &self.pending);
         let prepped = if kind == op::RECONFIG {
-            // Not wired to the quorum yet: answer as Apache's standalone server does.
-            Err(crate::quorum::reconfig::standalone_reply(
-                self.cfg.server_config.reconfig_enabled,
-            ))
+            self.prep_reconfig(auth, body, hdr.zxid)
+                .map(|(txn, members, config)| {
+                    reconfig = Some((members, config));
+                    (TxnBody::SetData(txn), false)
+                })
         } else {
             prep_write(kind, body, &ctx, &mut ov)
         };
@@ -409,7 +411,13 @@ impl Core {
             body,
             digest: None,
         };
-        self.submit(txn, origin, session);
+        match reconfig {
+            Some((members, config)) if txn.hdr.kind == op::RECONFIG => {
+                self.note_reconfig_proposed(config);
+                self.propose_with(txn, origin, session, Some(members));
+            }
+            _ => self.submit(txn, origin, session),
+        }
     }
 
     /// closeSession, from the client or from expiry: deletes the session's ephemerals,

@@ -127,7 +127,11 @@ pub async fn run(cfg: ServerConfig) -> Result<(), ServerError> {
     let quorum = if cfg.is_standalone() {
         None
     } else {
-        Some(ensemble_ctx(&cfg, tree.last_processed_zxid(), quorum_tx, peer_tx).await?)
+        let members = newest_membership(&cfg, &tree);
+        let q = ensemble_ctx(&members, tree.last_processed_zxid(), quorum_tx, peer_tx).await?;
+        let time = crate::server::core::wall_ms();
+        tree.init_config_node(&q.config_text, q.config_version as i64, time);
+        Some(q)
     };
 
     let addr = cfg.client_socket_addr()?;
@@ -208,6 +212,7 @@ async fn ensemble_ctx(
     settings.cnx_timeout = Duration::from_millis(cfg.cnx_timeout_ms as u64);
     settings.listen_on_all_ips = cfg.quorum_listen_on_all_ips;
     let handle = ElectionService::start(settings).await?;
+    let election = Some(handle.config_updater());
     let (look_tx, look_rx) = mpsc::unbounded_channel();
     tokio::spawn(election_loop(handle, look_rx, quorum_tx.clone()));
     info!(
@@ -236,7 +241,28 @@ async fn ensemble_ctx(
         accepted_epoch: accepted,
         current_epoch: current,
         elections: 0,
+        election,
     })
+}
+
+/// The membership to start with: the config files', unless the data (a committed reconfig
+/// whose files were not written before a crash) holds a newer one.
+fn newest_membership(cfg: &ServerConfig, tree: &DataTree) -> ServerConfig {
+    let mut members = cfg.clone();
+    let text = tree
+        .get_data(crate::tree::CONFIG_NODE)
+        .and_then(|(d, _)| d)
+        .unwrap_or_default();
+    let parsed = crate::server::ensemble::parse_config_text(&text, cfg.multi_address_enabled);
+    if let Some(newer) = parsed.filter(|c| c.version > cfg.config_version) {
+        info!(
+            "the data holds config version {:x}, newer than the files' {:x}: using it",
+            newer.version, cfg.config_version
+        );
+        members.servers = newer.servers;
+        members.config_version = newer.version;
+    }
+    members
 }
 
 /// Apache's DatadirCleanupManager: purge old snapshots and logs every interval.

@@ -305,6 +305,13 @@ impl DataTree {
         Ok(())
     }
 
+    /// Puts the active config into /zookeeper/config outside any txn, as Apache's
+    /// `ZKDatabase.initConfigInZKDatabase` does when an ensemble member starts: version −1,
+    /// mzxid the config version. Fires no watch and leaves the last processed zxid alone.
+    pub fn init_config_node(&mut self, text: &Bytes, version: i64, time: i64) {
+        self.set_data(super::CONFIG_NODE, Some(text), -1, version, time);
+    }
+
     fn set_data(
         &mut self,
         path: &str,

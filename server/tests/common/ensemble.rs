@@ -35,6 +35,7 @@ pub struct EnsembleBuilder {
     sync_limit: u32,
     extra: Vec<String>,
     http: bool,
+    spares: usize,
 }
 
 impl EnsembleBuilder {
@@ -48,7 +49,17 @@ impl EnsembleBuilder {
             sync_limit: 10,
             extra: Vec::new(),
             http: false,
+            spares: 0,
         }
+    }
+
+    /// Prepares `n` more servers (ids after the others) that are neither started nor in the
+    /// others' config: each one's zoo.cfg lists the ensemble plus itself, as Apache's guide
+    /// says a server about to be added by `reconfig -add` is configured. Start one with
+    /// [`Ensemble::restart`].
+    pub fn spares(mut self, n: usize) -> Self {
+        self.spares = n;
+        self
     }
 
     /// Adds `n` observers (ids after the voters).
@@ -85,7 +96,8 @@ impl EnsembleBuilder {
             tmp.disable_cleanup(true);
             eprintln!("ensemble dir kept: {}", tmp.path().display());
         }
-        let total = self.voters + self.observers;
+        let members_n = self.voters + self.observers;
+        let total = members_n + self.spares;
         let mut ports = distinct_ports(5 * total).into_iter();
         let mut next_port = || ports.next().expect("enough ports");
         let mut members: Vec<Member> = (0..total)
@@ -96,7 +108,7 @@ impl EnsembleBuilder {
                 fs::write(data_dir.join("myid"), format!("{}\n", i + 1)).expect("write myid");
                 Member {
                     id: i as u64 + 1,
-                    observer: i >= self.voters,
+                    observer: i >= self.voters && i < members_n,
                     client_port: next_port(),
                     quorum_port: next_port(),
                     election_port: next_port(),
@@ -110,7 +122,7 @@ impl EnsembleBuilder {
                 }
             })
             .collect();
-        let server_lines: Vec<String> = members
+        let server_lines: Vec<String> = members[..members_n]
             .iter()
             .map(|m| {
                 format!(
@@ -122,7 +134,7 @@ impl EnsembleBuilder {
                 )
             })
             .collect();
-        for m in &members {
+        for (i, m) in members.iter().enumerate() {
             let mut lines = vec![
                 format!("tickTime={}", self.tick_ms),
                 format!("initLimit={}", self.init_limit),
@@ -149,10 +161,13 @@ impl EnsembleBuilder {
                 ]);
             }
             lines.extend(server_lines.iter().cloned());
+            if i >= members_n {
+                lines.push(m.server_spec());
+            }
             lines.extend(self.extra.iter().cloned());
             fs::write(&m.cfg_path, lines.join("\n") + "\n").expect("write zoo.cfg");
         }
-        for m in &mut members {
+        for m in &mut members[..members_n] {
             m.spawn();
         }
         let ens = Ensemble {
@@ -210,6 +225,22 @@ pub struct Member {
 impl Member {
     pub fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.client_port)
+    }
+
+    /// `server.N=...` with its role and client address, as `reconfig -add` takes it.
+    pub fn server_spec(&self) -> String {
+        format!(
+            "server.{}=127.0.0.1:{}:{}:{};127.0.0.1:{}",
+            self.id,
+            self.quorum_port,
+            self.election_port,
+            if self.observer {
+                "observer"
+            } else {
+                "participant"
+            },
+            self.client_port
+        )
     }
 
     fn log_path(&self) -> PathBuf {

@@ -140,6 +140,22 @@ impl Election {
         }
     }
 
+    /// Adopts a new membership (a committed reconfig, or a newer config learned from a peer):
+    /// later rounds count votes with it, and notifications carry its text. A round under way
+    /// keeps its votes; `Decided` is checked against the new voters from now on.
+    pub fn set_config(&mut self, verifier: QuorumMaj, is_observer: bool, config_text: Bytes) {
+        if self
+            .newer_config
+            .as_ref()
+            .is_some_and(|(v, _)| *v <= verifier.version())
+        {
+            self.newer_config = None;
+        }
+        self.verifier = verifier;
+        self.is_observer = is_observer;
+        self.config_text = config_text;
+    }
+
     /// Records what the log holds before the next round (after following or leading).
     pub fn set_log_state(&mut self, last_logged_zxid: i64, current_epoch: i64) {
         self.last_logged_zxid = last_logged_zxid;

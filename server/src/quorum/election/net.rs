@@ -93,6 +93,17 @@ enum Event {
         current_epoch: i64,
         reply: oneshot::Sender<Decision>,
     },
+    /// A handshaken connection from `sid` (its election addresses, if it sent them).
+    Inbound {
+        sid: u64,
+        addrs: Vec<String>,
+        stream: TcpStream,
+    },
+    /// A new membership (reconfig): count votes with it, reach its new members.
+    SetConfig {
+        servers: BTreeMap<u64, ServerSpec>,
+        version: u64,
+    },
 }
 
 /// Starts election services.
@@ -150,37 +161,21 @@ impl ElectionService {
 
         let mut tasks = JoinSet::new();
         let (events_tx, events_rx) = mpsc::channel(1024);
-        let mut mailboxes = BTreeMap::new();
-        let mut peers = BTreeMap::new();
-        for (&sid, spec) in &settings.servers {
-            if sid == settings.my_id {
-                continue;
-            }
-            let (slot_tx, slot_rx) = watch::channel(None);
-            let (conn_tx, conn_rx) = mpsc::channel(4);
-            let nudge = Arc::new(Notify::new());
-            mailboxes.insert(sid, slot_tx);
-            peers.insert(sid, (conn_tx, nudge.clone()));
-            let peer = Peer {
-                my_id: settings.my_id,
-                sid,
-                addrs: spec.election_addrs.iter().map(|a| a.to_string()).collect(),
-                hello: hello.clone(),
-                cnx_timeout: settings.cnx_timeout,
-                slot: slot_rx,
-                conns: conn_rx,
-                nudge,
-                events: events_tx.clone(),
-            };
-            tasks.spawn(peer.run());
-        }
+        let mut peers = PeerSet {
+            my_id: settings.my_id,
+            hello,
+            cnx_timeout: settings.cnx_timeout,
+            events: events_tx.clone(),
+            tasks: JoinSet::new(),
+            links: BTreeMap::new(),
+        };
+        peers.add_members(&settings.servers);
         tasks.spawn(accept_loop(
             listener,
-            settings.my_id,
             settings.cnx_timeout,
-            peers,
+            events_tx.clone(),
         ));
-        tasks.spawn(core_loop(election, events_rx, mailboxes));
+        tasks.spawn(core_loop(election, events_rx, peers));
         Ok(ElectionHandle {
             events: events_tx,
             local_addr,
@@ -199,6 +194,13 @@ pub struct ElectionHandle {
 impl ElectionHandle {
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// A handle the server keeps to tell the election about committed reconfigs.
+    pub fn config_updater(&self) -> ConfigUpdater {
+        ConfigUpdater {
+            events: self.events.clone(),
+        }
     }
 
     /// Runs a new round with what our log holds and waits for its outcome. Between rounds
@@ -221,6 +223,105 @@ impl ElectionHandle {
     }
 }
 
+/// Tells a running election service about a new membership.
+#[derive(Clone)]
+pub struct ConfigUpdater {
+    events: mpsc::Sender<Event>,
+}
+
+impl ConfigUpdater {
+    /// Queues the new membership (in order with earlier ones); false when the election
+    /// service has stopped or is hopelessly behind.
+    pub fn set_config(&self, servers: BTreeMap<u64, ServerSpec>, version: u64) -> bool {
+        self.events
+            .try_send(Event::SetConfig { servers, version })
+            .is_ok()
+    }
+}
+
+/// The peers the election talks to: one task per peer, added as members appear (from the
+/// config, a reconfig, or a server that dials in, as Apache's connection manager accepts
+/// any sid and answers it).
+struct PeerSet {
+    my_id: u64,
+    hello: Arc<Vec<u8>>,
+    cnx_timeout: Duration,
+    events: mpsc::Sender<Event>,
+    tasks: JoinSet<()>,
+    links: BTreeMap<u64, PeerLink>,
+}
+
+struct PeerLink {
+    mailbox: watch::Sender<Option<Bytes>>,
+    conns: mpsc::Sender<TcpStream>,
+    nudge: Arc<Notify>,
+}
+
+impl PeerSet {
+    fn add_members(&mut self, servers: &BTreeMap<u64, ServerSpec>) {
+        for (&sid, spec) in servers {
+            let addrs = spec.election_addrs.iter().map(|a| a.to_string()).collect();
+            self.ensure(sid, addrs);
+        }
+    }
+
+    /// The link to `sid`, starting its task if it is new (never for ourselves).
+    fn ensure(&mut self, sid: u64, addrs: Vec<String>) -> Option<&PeerLink> {
+        if sid == self.my_id {
+            return None;
+        }
+        if !self.links.contains_key(&sid) {
+            let (mailbox, slot) = watch::channel(None);
+            let (conns, conn_rx) = mpsc::channel(4);
+            let nudge = Arc::new(Notify::new());
+            let peer = Peer {
+                my_id: self.my_id,
+                sid,
+                addrs,
+                hello: self.hello.clone(),
+                cnx_timeout: self.cnx_timeout,
+                slot,
+                conns: conn_rx,
+                nudge: nudge.clone(),
+                events: self.events.clone(),
+            };
+            self.tasks.spawn(peer.run());
+            self.links.insert(
+                sid,
+                PeerLink {
+                    mailbox,
+                    conns,
+                    nudge,
+                },
+            );
+        }
+        self.links.get(&sid)
+    }
+
+    /// Hands an accepted connection to its peer: only the larger sid's dial survives.
+    fn inbound(&mut self, sid: u64, addrs: Vec<String>, stream: TcpStream) {
+        let my_id = self.my_id;
+        let Some(link) = self.ensure(sid, addrs) else {
+            return;
+        };
+        if sid < my_id {
+            // Only our own dial to the smaller sid survives: drop this, dial back.
+            link.nudge.notify_one();
+        } else if link.conns.try_send(stream).is_err() {
+            tracing::debug!(sid, "election peer busy; dropping a duplicate connection");
+        }
+    }
+
+    fn send(&self, to: u64, msg: Bytes) {
+        match self.links.get(&to) {
+            Some(link) => {
+                link.mailbox.send_replace(Some(msg));
+            }
+            None => tracing::debug!(to, "no mailbox for election peer"),
+        }
+    }
+}
+
 fn my_addr(settings: &ElectionSettings) -> Result<String, ElectionNetError> {
     let me = settings
         .servers
@@ -238,11 +339,7 @@ fn my_addr(settings: &ElectionSettings) -> Result<String, ElectionNetError> {
 }
 
 /// Owns the state machine: feeds it events and ticks, routes its outputs.
-async fn core_loop(
-    mut election: Election,
-    mut events: mpsc::Receiver<Event>,
-    mailboxes: BTreeMap<u64, watch::Sender<Option<Bytes>>>,
-) {
+async fn core_loop(mut election: Election, mut events: mpsc::Receiver<Event>, mut peers: PeerSet) {
     let epoch = Instant::now();
     let now_ms = || epoch.elapsed().as_millis() as u64;
     let mut waiting: Option<oneshot::Sender<Decision>> = None;
@@ -260,17 +357,28 @@ async fn core_loop(
                     election.set_log_state(last_zxid, current_epoch);
                     election.start(now_ms())
                 }
+                Some(Event::Inbound { sid, addrs, stream }) => {
+                    peers.inbound(sid, addrs, stream);
+                    Vec::new()
+                }
+                Some(Event::SetConfig { servers, version }) => {
+                    let verifier = QuorumMaj::new(&servers, version);
+                    let observer = servers
+                        .get(&election.my_id())
+                        .is_some_and(|s| s.role == Role::Observer);
+                    let text = render_config_text(&servers, version);
+                    tracing::info!(version = format!("{version:x}"), "election adopts a new config");
+                    election.set_config(verifier, observer, Bytes::from(text));
+                    peers.add_members(&servers);
+                    Vec::new()
+                }
             },
+            Some(_) = peers.tasks.join_next(), if !peers.tasks.is_empty() => Vec::new(),
             _ = ticker.tick() => election.step(Input::Tick { now_ms: now_ms() }),
         };
         for o in out {
             match o {
-                Output::Send { to, n } => match mailboxes.get(&to) {
-                    Some(slot) => {
-                        slot.send_replace(Some(Bytes::from(n.encode())));
-                    }
-                    None => tracing::debug!(to, "no mailbox for election peer"),
-                },
+                Output::Send { to, n } => peers.send(to, Bytes::from(n.encode())),
                 Output::Decided {
                     leader,
                     state,
@@ -294,13 +402,7 @@ async fn core_loop(
 }
 
 /// Accepts connections, reads handshakes, and hands each to its peer task (or refuses it).
-async fn accept_loop(
-    listener: TcpListener,
-    my_id: u64,
-    cnx_timeout: Duration,
-    peers: BTreeMap<u64, (mpsc::Sender<TcpStream>, Arc<Notify>)>,
-) {
-    let peers = Arc::new(peers);
+async fn accept_loop(listener: TcpListener, cnx_timeout: Duration, events: mpsc::Sender<Event>) {
     let mut handshakes = JoinSet::new();
     loop {
         tokio::select! {
@@ -313,7 +415,7 @@ async fn accept_loop(
                         continue;
                     }
                 };
-                let peers = peers.clone();
+                let events = events.clone();
                 handshakes.spawn(async move {
                     let mut stream = stream;
                     let hs = match tokio::time::timeout(cnx_timeout, read_handshake(&mut stream)).await {
@@ -325,17 +427,12 @@ async fn accept_loop(
                         Err(_) => return,
                     };
                     let sid = hs.sid();
-                    let Some((conns, nudge)) = peers.get(&sid) else {
-                        tracing::warn!(sid, "election connection from unknown server");
-                        return;
+                    let addrs = match hs {
+                        Handshake::Versioned { addrs, .. } => addrs,
+                        Handshake::Legacy { .. } => Vec::new(),
                     };
-                    if sid < my_id {
-                        // Only our own dial to the smaller sid survives: drop this, dial back.
-                        nudge.notify_one();
-                    } else if sid > my_id {
-                        // The peer task may be gone only when the service is stopping.
-                        let _ = conns.send(stream).await;
-                    }
+                    // The service may be gone only when it is stopping.
+                    let _ = events.send(Event::Inbound { sid, addrs, stream }).await;
                 });
             }
             Some(_) = handshakes.join_next(), if !handshakes.is_empty() => {}

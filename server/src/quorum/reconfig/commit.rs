@@ -35,20 +35,42 @@ pub fn designated_leader(
     new_acks: &BTreeSet<u64>,
     later_acks: &[BTreeSet<u64>],
 ) -> Option<u64> {
-    if let Some(me) = new_servers.get(&leader_id) {
-        if me.role == Role::Participant && me.quorum_addrs == leader_quorum_addrs {
-            return Some(leader_id);
-        }
+    if leader_stays(leader_id, leader_quorum_addrs, new_servers) {
+        return Some(leader_id);
     }
+    let voters: BTreeSet<u64> = new_servers
+        .values()
+        .filter(|s| s.role == Role::Participant)
+        .map(|s| s.id)
+        .collect();
+    successor(leader_id, &voters, new_acks, later_acks)
+}
+
+/// Whether the current leader keeps leading after the reconfig: it is a voter of the new
+/// config with the same quorum address (its learners are connected to that address).
+pub fn leader_stays(
+    leader_id: u64,
+    leader_quorum_addrs: &[HostPort],
+    new_servers: &BTreeMap<u64, ServerSpec>,
+) -> bool {
+    new_servers
+        .get(&leader_id)
+        .is_some_and(|me| me.role == Role::Participant && me.quorum_addrs == leader_quorum_addrs)
+}
+
+/// The successor of a leader that does not stay: among the new voters that acked the
+/// reconfig (`new_acks`), those that also acked the most of the outstanding proposals after
+/// it (`later_acks`, in zxid order), smallest id first.
+pub fn successor(
+    leader_id: u64,
+    new_voters: &BTreeSet<u64>,
+    new_acks: &BTreeSet<u64>,
+    later_acks: &[BTreeSet<u64>],
+) -> Option<u64> {
     let mut candidates: BTreeSet<u64> = new_acks
         .iter()
         .copied()
-        .filter(|sid| *sid != leader_id)
-        .filter(|sid| {
-            new_servers
-                .get(sid)
-                .is_some_and(|s| s.role == Role::Participant)
-        })
+        .filter(|sid| *sid != leader_id && new_voters.contains(sid))
         .collect();
     let mut best = candidates.first().copied()?;
     for acks in later_acks {

@@ -15,7 +15,9 @@ pub mod commit;
 pub mod files;
 pub mod request;
 
-pub use commit::{commit_ready, designated_leader, quorum_synced, role_after};
+pub use commit::{
+    commit_ready, designated_leader, leader_stays, quorum_synced, role_after, successor,
+};
 pub use files::{
     backup_static_config, dynamic_config_path, edit_static_config, next_config_path,
     read_dynamic_config, read_next_config, remove_next_config, render_dynamic_file,

@@ -37,12 +37,42 @@ impl ZabConfig {
         self.voters.contains(&sid)
     }
 
+    /// Switches to a committed membership.
+    pub fn adopt(&mut self, m: &NewMembers) {
+        self.voters = m.voters.clone();
+        self.observers = m.observers.clone();
+        self.config_version = m.version;
+        self.config_text = m.text.clone();
+    }
+
     pub(crate) fn init_ms(&self) -> u64 {
         self.init_limit.saturating_mul(self.tick_ms)
     }
 
     pub(crate) fn sync_ms(&self) -> u64 {
         self.sync_limit.saturating_mul(self.tick_ms)
+    }
+}
+
+/// A proposed membership (a reconfig), as Zab needs it: who votes in it, and what learners
+/// are told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMembers {
+    pub voters: BTreeSet<Sid>,
+    pub observers: BTreeSet<Sid>,
+    /// The config version (the reconfig txn's zxid).
+    pub version: i64,
+    pub text: Bytes,
+    /// The leader is a voter of the new config at the same quorum address, so it keeps
+    /// leading (see `quorum::reconfig::leader_stays`).
+    pub leader_stays: bool,
+}
+
+impl NewMembers {
+    /// A simple majority of the new voters present in `acks`.
+    pub fn is_quorum(&self, acks: &BTreeSet<Sid>) -> bool {
+        let n = acks.iter().filter(|s| self.voters.contains(s)).count();
+        2 * n > self.voters.len()
     }
 }
 

@@ -38,6 +38,8 @@ pub enum StepDownReason {
     EpochTooOld { proposed: u32, accepted: u32 },
     /// A peer broke the protocol.
     Protocol(String),
+    /// Leader: a reconfig committed that hands leadership to another server.
+    Reconfigured { successor: Sid },
 }
 
 /// Something the driver must do, in order.
@@ -117,6 +119,13 @@ pub enum Output {
     ReadRoundConfirmed {
         round: u64,
     },
+    /// A reconfig (the txn at `zxid`, applied just before) committed; `leader` leads the
+    /// new config (COMMITANDACTIVATE's designated leader). At the leader, Zab already counts
+    /// with the new voters.
+    Reconfigured {
+        zxid: i64,
+        leader: Sid,
+    },
 }
 
 /// A call the role cannot accept in its current state.
@@ -128,4 +137,6 @@ pub enum ZabError {
     ZxidExhausted(u32),
     #[error("{0} is not a connected learner")]
     UnknownLearner(Sid),
+    #[error("a reconfiguration is already in progress")]
+    ReconfigInProgress,
 }

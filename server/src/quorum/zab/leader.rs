@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use bytes::Bytes;
 
-use super::config::{DurableState, ZabConfig};
+use super::config::{DurableState, NewMembers, ZabConfig};
 use super::io::{Input, Output, Sid, StepDownReason, ZabError};
 use super::leader_sync::{plan_sync, SyncPlan};
 use super::{counter_of, epoch_of, make_zxid};
@@ -77,6 +77,9 @@ pub struct Leader {
     /// Newest read round started, and newest confirmed by a quorum.
     read_started: u64,
     read_confirmed: u64,
+    /// The outstanding reconfig: its zxid and the membership it proposes. While it is
+    /// outstanding, it and every later proposal need a quorum of both configs.
+    reconfig: Option<(i64, NewMembers)>,
     out: Vec<Output>,
 }
 
@@ -108,6 +111,7 @@ impl Leader {
             outstanding: BTreeMap::new(),
             read_started: 0,
             read_confirmed: 0,
+            reconfig: None,
             out: Vec::new(),
             cfg,
         };
@@ -200,6 +204,38 @@ impl Leader {
             self.send(sid, pkt.clone());
         }
         Ok((zxid, std::mem::take(&mut self.out)))
+    }
+
+    /// Proposes a reconfig txn: it commits once a quorum of the current voters AND a
+    /// quorum of `members`' voters acked it; then COMMITANDACTIVATE / INFORMANDACTIVATE
+    /// replace COMMIT / INFORM, Zab counts with the new voters, and `Reconfigured` says who
+    /// leads (this server steps down when it is not that server).
+    pub fn propose_reconfig(
+        &mut self,
+        make_txn: impl FnOnce(i64) -> Bytes,
+        members: NewMembers,
+    ) -> Result<(i64, Vec<Output>), ZabError> {
+        if self.reconfig.is_some() {
+            return Err(ZabError::ReconfigInProgress);
+        }
+        let (zxid, out) = self.propose(make_txn)?;
+        self.reconfig = Some((zxid, members));
+        Ok((zxid, out))
+    }
+
+    /// The leader and every learner synced with it (`Leader.isQuorumSynced` counts these).
+    pub fn synced(&self) -> BTreeSet<Sid> {
+        self.peers
+            .iter()
+            .filter(|(_, p)| p.stage == Stage::Serving)
+            .map(|(s, _)| *s)
+            .chain(std::iter::once(self.cfg.my_sid))
+            .collect()
+    }
+
+    /// The membership Zab counts with (the last committed config).
+    pub fn config(&self) -> &ZabConfig {
+        &self.cfg
     }
 
     /// Starts a read round (the "confirm leadership" half of a ReadIndex read): sends a
@@ -405,12 +441,10 @@ impl Leader {
     }
 
     fn on_info(&mut self, from: Sid, zxid: i64, config_version: i64, observer: bool) {
-        let allowed = if observer {
-            self.cfg.observers.contains(&from)
-        } else {
-            self.cfg.is_voter(from)
-        };
-        if !allowed || config_version > self.cfg.config_version || from == self.cfg.my_sid {
+        // Any server may sync as a learner, as Apache's LearnerHandler allows: one about to
+        // join by reconfig must be synced first; only voters' acks count. A learner with a
+        // newer config than ours knows of a reconfig we missed: refused, as Apache does.
+        if config_version > self.cfg.config_version || from == self.cfg.my_sid {
             self.out.push(Output::Disconnect { sid: from });
             return;
         }
@@ -648,32 +682,89 @@ impl Leader {
     /// Commits outstanding proposals in zxid order while the oldest has a quorum.
     fn try_commit(&mut self) {
         while let Some(entry) = self.outstanding.first_entry() {
-            if !self.cfg.is_quorum(entry.get().acks.iter()) {
+            let zxid = *entry.key();
+            let acks = &entry.get().acks;
+            if !self.cfg.is_quorum(acks.iter()) {
                 break;
             }
-            let zxid = *entry.key();
-            let txn = entry.remove().txn;
+            if let Some((rz, members)) = &self.reconfig {
+                if zxid >= *rz && !members.is_quorum(acks) {
+                    break;
+                }
+            }
+            let pending = entry.remove();
+            let txn = pending.txn;
             self.last_committed = zxid;
             self.window.push_back((zxid, txn.clone()));
             while self.window.len() > self.cfg.commit_log_count {
                 self.window.pop_front();
             }
-            let followers: Vec<Sid> = self.forwarding(false).collect();
-            for sid in followers {
-                self.send(sid, ZabPacket::Commit { zxid });
-            }
-            let observers: Vec<Sid> = self.forwarding(true).collect();
-            for sid in observers {
-                self.send(
-                    sid,
-                    ZabPacket::Inform {
-                        zxid,
-                        txn: txn.clone(),
-                    },
-                );
-            }
+            let reconfig = match self.reconfig.take() {
+                Some((rz, m)) if rz == zxid => Some(m),
+                other => {
+                    self.reconfig = other;
+                    None
+                }
+            };
+            let Some(members) = reconfig else {
+                self.broadcast_commit(zxid, &txn);
+                self.out.push(Output::ApplyCommitted { zxid, txn });
+                continue;
+            };
+            let leader = self.designated_leader(&members, &pending.acks);
+            self.broadcast_activate(zxid, &txn, leader);
+            self.cfg.adopt(&members);
             self.out.push(Output::ApplyCommitted { zxid, txn });
+            self.out.push(Output::Reconfigured { zxid, leader });
+            if leader != self.cfg.my_sid {
+                // Apache stops committing here: the successor takes over after an election.
+                self.step_down(StepDownReason::Reconfigured { successor: leader });
+                return;
+            }
         }
+    }
+
+    fn broadcast_commit(&mut self, zxid: i64, txn: &Bytes) {
+        let followers: Vec<Sid> = self.forwarding(false).collect();
+        for sid in followers {
+            self.send(sid, ZabPacket::Commit { zxid });
+        }
+        let observers: Vec<Sid> = self.forwarding(true).collect();
+        for sid in observers {
+            let txn = txn.clone();
+            self.send(sid, ZabPacket::Inform { zxid, txn });
+        }
+    }
+
+    fn broadcast_activate(&mut self, zxid: i64, txn: &Bytes, leader: Sid) {
+        let leader_sid = leader as i64;
+        let followers: Vec<Sid> = self.forwarding(false).collect();
+        for sid in followers {
+            self.send(sid, ZabPacket::CommitAndActivate { zxid, leader_sid });
+        }
+        let observers: Vec<Sid> = self.forwarding(true).collect();
+        for sid in observers {
+            let txn = txn.clone();
+            self.send(
+                sid,
+                ZabPacket::InformAndActivate {
+                    zxid,
+                    leader_sid,
+                    txn,
+                },
+            );
+        }
+    }
+
+    /// Who leads the new config: this server if it stays, else the successor among the new
+    /// voters that acked the reconfig and the most proposals after it.
+    fn designated_leader(&self, members: &NewMembers, acks: &BTreeSet<Sid>) -> Sid {
+        let me = self.cfg.my_sid;
+        if members.leader_stays {
+            return me;
+        }
+        let later: Vec<BTreeSet<Sid>> = self.outstanding.values().map(|p| p.acks.clone()).collect();
+        crate::quorum::reconfig::successor(me, &members.voters, acks, &later).unwrap_or(me)
     }
 
     fn on_tick(&mut self, now_ms: u64) {

@@ -230,6 +230,18 @@ impl Learner {
             ZabPacket::Inform { zxid, txn } if self.kind == LearnerKind::Observer => {
                 self.on_inform(zxid, txn)
             }
+            ZabPacket::CommitAndActivate { zxid, leader_sid } => {
+                self.on_commit(zxid);
+                self.activated(zxid, leader_sid);
+            }
+            ZabPacket::InformAndActivate {
+                zxid,
+                leader_sid,
+                txn,
+            } if self.kind == LearnerKind::Observer => {
+                self.on_inform(zxid, txn);
+                self.activated(zxid, leader_sid);
+            }
             ZabPacket::NewLeader { zxid, .. } if self.stage == Stage::Syncing => {
                 if epoch_of(zxid) != self.new_epoch {
                     return self.protocol(format!(
@@ -351,6 +363,17 @@ impl Learner {
         }
         if self.queue(zxid, &txn) {
             self.commit(zxid, txn);
+        }
+    }
+
+    /// A reconfig committed: once it is applied, the driver switches configs and checks
+    /// whether this server keeps its role (during sync the config comes with the tree).
+    fn activated(&mut self, zxid: i64, leader_sid: i64) {
+        if self.stage == Stage::Serving {
+            self.out.push(Output::Reconfigured {
+                zxid,
+                leader: leader_sid as Sid,
+            });
         }
     }
 

@@ -22,7 +22,7 @@ mod learner;
 #[cfg(test)]
 mod sim;
 
-pub use config::{DurableState, ZabConfig};
+pub use config::{DurableState, NewMembers, ZabConfig};
 pub use io::{Input, Output, Sid, StepDownReason, ZabError};
 pub use leader::Leader;
 pub use leader_sync::{plan_sync, SyncPlan};

@@ -6,6 +6,7 @@
 
 mod epochs;
 mod outputs;
+mod reconfig;
 mod roles;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -19,6 +20,7 @@ use crate::quorum::transport::{PeerEvent, PeerSender, ServeGuard, TransportError
 use crate::quorum::zab::{Leader, Learner, LearnerKind};
 
 pub use epochs::{read_epoch, write_epoch, ACCEPTED_EPOCH, CURRENT_EPOCH};
+pub use reconfig::parse_config_text;
 pub use roles::election_loop;
 
 /// Events from the election and from dialing a leader.
@@ -52,6 +54,8 @@ pub struct QuorumCtx {
     pub current_epoch: u32,
     /// Elections won or lost since start (for logs and metrics).
     pub elections: u64,
+    /// Tells the election about committed reconfigs.
+    pub election: Option<crate::quorum::election::net::ConfigUpdater>,
 }
 
 /// A learner's client request waiting for its txn to come back committed.
@@ -75,6 +79,8 @@ pub struct LeaderRole {
     /// `linearizableReads`: local read barriers, and what waits for read rounds.
     pub barriers: crate::server::linread::ReadBarriers,
     pub reads: crate::server::linread::LeaderReads,
+    /// A proposed reconfig not committed yet (Apache's last seen config).
+    pub reconfig: Option<crate::config::QuorumConfig>,
 }
 
 pub struct LearnerRole {

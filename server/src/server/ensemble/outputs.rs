@@ -12,7 +12,7 @@ use crate::net::ConnId;
 use crate::proto::codes::op;
 use crate::proto::txn::Txn;
 use crate::quorum::transport::PeerEvent;
-use crate::quorum::zab::{make_zxid, Input, Output, ZabError};
+use crate::quorum::zab::{make_zxid, Input, NewMembers, Output, ZabError};
 use crate::server::core::{Core, Deferred, Origin};
 
 impl Core {
@@ -227,6 +227,10 @@ impl Core {
                 self.on_read_round_confirmed(round);
                 Vec::new()
             }
+            Output::Reconfigured { zxid, leader } => {
+                self.on_reconfigured(zxid, leader);
+                Vec::new()
+            }
         }
     }
 
@@ -271,6 +275,8 @@ impl Core {
 
     fn start_serving(&mut self) {
         self.end_read_only();
+        // A sync may have brought reconfigs this server missed.
+        self.adopt_config_from_tree();
         let now = self.now();
         match &mut self.role {
             Role::Leader(l) => {
@@ -299,15 +305,31 @@ impl Core {
 
     /// Leader: proposes a prepared txn; replies come when it commits.
     pub(in crate::server) fn propose(&mut self, txn: Txn, origin: Origin, session: i64) {
+        self.propose_with(txn, origin, session, None);
+    }
+
+    /// Leader: proposes a txn; `members` makes it a reconfig to that membership.
+    pub(in crate::server) fn propose_with(
+        &mut self,
+        txn: Txn,
+        origin: Origin,
+        session: i64,
+        members: Option<NewMembers>,
+    ) {
         let Role::Leader(l) = &mut self.role else {
             return;
         };
         let zxid = txn.hdr.zxid;
         let bytes = Bytes::from(txn.encode());
-        match l.zab.propose(|z| {
+        let make = |z| {
             debug_assert_eq!(z, zxid);
             bytes
-        }) {
+        };
+        let proposed = match members {
+            Some(m) => l.zab.propose_reconfig(make, m),
+            None => l.zab.propose(make),
+        };
+        match proposed {
             Ok((z, outs)) => {
                 crate::metrics::metrics().proposal_count.inc();
                 if z != zxid {

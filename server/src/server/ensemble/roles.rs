@@ -234,6 +234,7 @@ impl Core {
             syncs: VecDeque::new(),
             barriers: Default::default(),
             reads: Default::default(),
+            reconfig: None,
         }));
         self.run_outputs(outs);
     }

@@ -780,7 +780,8 @@ impl World {
             | Output::RevalidateSession { .. }
             | Output::RevalidateResult { .. }
             | Output::SyncDone
-            | Output::ReadRoundConfirmed { .. } => {}
+            | Output::ReadRoundConfirmed { .. }
+            | Output::Reconfigured { .. } => {}
         }
         Ok(false)
     }

@@ -1,0 +1,197 @@
+//! Dynamic reconfiguration in a running ensemble: the leader preps and proposes a reconfig
+//! (`quorum::reconfig::prepare_reconfig`), Zab commits it with both quorums, and every
+//! server then activates the new membership (config files, election, quorum counting) and
+//! checks whether it keeps its role: a server removed from the config, or whose role or
+//! leader changed, leaves its role and looks for the new leader.
+
+use std::collections::BTreeSet;
+
+use bytes::Bytes;
+use tracing::{info, warn};
+
+use super::Role;
+use crate::auth::AuthInfo;
+use crate::config::{Properties, QuorumConfig, Role as MemberRole};
+use crate::proto::codes::{perms, ErrorCode};
+use crate::proto::txn::SetDataTxn;
+use crate::quorum::reconfig::{self, ReconfigContext, ReconfigOp};
+use crate::quorum::zab::NewMembers;
+use crate::server::core::Core;
+
+/// The znode that holds the config text.
+const CONFIG_NODE: &str = "/zookeeper/config";
+
+/// Parses config text as /zookeeper/config holds it (`server.N=...` lines, `version=<hex>`).
+pub fn parse_config_text(text: &[u8], multi_address: bool) -> Option<QuorumConfig> {
+    let text = std::str::from_utf8(text).ok()?;
+    let props = Properties::parse(text).ok()?;
+    QuorumConfig::from_properties(&props, true, multi_address).ok()
+}
+
+impl Core {
+    /// The committed membership, as a `QuorumConfig`.
+    fn committed_config(&self) -> Option<QuorumConfig> {
+        let q = self.quorum.as_ref()?;
+        Some(QuorumConfig {
+            servers: q.servers.clone(),
+            version: q.config_version,
+        })
+    }
+
+    /// Leader: checks a reconfig request and builds its txn and the membership Zab needs.
+    pub(in crate::server) fn prep_reconfig(
+        &self,
+        auth: &AuthInfo,
+        body: Bytes,
+        zxid: i64,
+    ) -> Result<(SetDataTxn, NewMembers, QuorumConfig), ErrorCode> {
+        let sc = &self.cfg.server_config;
+        let (Role::Leader(l), Some(committed)) = (&self.role, self.committed_config()) else {
+            return Err(reconfig::standalone_reply(sc.reconfig_enabled));
+        };
+        let op = ReconfigOp::decode(body).map_err(|_| ErrorCode::MarshallingError)?;
+        let may_write_config = sc.skip_acl
+            || self
+                .tree
+                .get_acl(CONFIG_NODE)
+                .is_some_and(|(acl, _)| auth.check(&acl, perms::WRITE).is_ok());
+        let last_seen = l.reconfig.clone().unwrap_or_else(|| committed.clone());
+        let synced: BTreeSet<u64> = l.zab.synced();
+        let ctx = ReconfigContext {
+            reconfig_enabled: sc.reconfig_enabled,
+            standalone_enabled: sc.standalone_enabled,
+            multi_address_enabled: sc.multi_address_enabled,
+            committed: &committed,
+            last_seen: &last_seen,
+            synced: &synced,
+            may_write_config,
+            zxid: zxid as u64,
+        };
+        let proposal = reconfig::prepare_reconfig(&op, &ctx).map_err(|e| {
+            info!("reconfig refused: {e}");
+            e.code()
+        })?;
+        let my_id = self.cfg.server_id;
+        let my_addrs = committed
+            .servers
+            .get(&my_id)
+            .map(|s| s.quorum_addrs.clone())
+            .unwrap_or_default();
+        let servers = &proposal.config.servers;
+        let role_ids = |role: MemberRole| -> BTreeSet<u64> {
+            servers
+                .values()
+                .filter(|s| s.role == role)
+                .map(|s| s.id)
+                .collect()
+        };
+        let members = NewMembers {
+            voters: role_ids(MemberRole::Participant),
+            observers: role_ids(MemberRole::Observer),
+            version: zxid,
+            text: Bytes::from(proposal.text.clone().into_bytes()),
+            leader_stays: reconfig::leader_stays(my_id, &my_addrs, servers),
+        };
+        Ok((proposal.txn, members, proposal.config))
+    }
+
+    /// Leader: a reconfig was proposed; it is the last seen config until it commits, and
+    /// `<zoo.cfg>.dynamic.next` holds it meanwhile, as Apache writes it.
+    pub(in crate::server) fn note_reconfig_proposed(&mut self, config: QuorumConfig) {
+        if let Some(path) = self.static_config_path() {
+            if let Err(e) = reconfig::write_next_config(&path, &config) {
+                warn!("cannot write the proposed config: {e}");
+            }
+        }
+        if let Role::Leader(l) = &mut self.role {
+            l.reconfig = Some(config);
+        }
+    }
+
+    /// zoo.cfg, when this server was started from one (config files are rewritten only then).
+    fn static_config_path(&self) -> Option<std::path::PathBuf> {
+        let p = &self.cfg.server_config.source_path;
+        (!p.as_os_str().is_empty()).then(|| p.clone())
+    }
+
+    /// A committed config text (a reconfig txn applied, or the tree after a sync): makes it
+    /// the membership when it is newer than ours. Roles are checked by `on_reconfigured`.
+    pub(in crate::server) fn adopt_config_text(&mut self, text: &[u8]) {
+        let multi = self.cfg.server_config.multi_address_enabled;
+        let Some(new) = parse_config_text(text, multi) else {
+            warn!("ignoring a committed config that does not parse");
+            return;
+        };
+        let Some(q) = self.quorum.as_mut() else {
+            return;
+        };
+        if new.version <= q.config_version {
+            return;
+        }
+        info!(
+            "activating config version {:x} (was {:x}): {} servers",
+            new.version,
+            q.config_version,
+            new.servers.len()
+        );
+        q.servers = new.servers.clone();
+        q.config_version = new.version;
+        q.config_text = Bytes::from(new.render().into_bytes());
+        if let Some(updater) = &q.election {
+            updater.set_config(new.servers.clone(), new.version);
+        }
+        let my_id = q.my_id;
+        if let Role::Leader(l) = &mut self.role {
+            l.reconfig = None;
+        }
+        if let Some(path) = self.static_config_path() {
+            if let Err(e) = reconfig::write_activated_config(&path, &new, my_id, new.version) {
+                warn!("cannot write the activated config: {e}");
+            }
+        }
+    }
+
+    /// After a sync: the tree's /zookeeper/config is the committed config.
+    pub(in crate::server) fn adopt_config_from_tree(&mut self) {
+        let data = self
+            .tree
+            .get_data(CONFIG_NODE)
+            .and_then(|(d, _)| d)
+            .unwrap_or_default();
+        if !data.is_empty() {
+            self.adopt_config_text(&data);
+        }
+    }
+
+    /// A reconfig committed and was applied: does this server keep its role?
+    pub(in crate::server) fn on_reconfigured(&mut self, zxid: i64, leader: u64) {
+        let Some(q) = self.quorum.as_ref() else {
+            return;
+        };
+        let my_id = q.my_id;
+        let role_after = reconfig::role_after(my_id, &q.servers);
+        let why = match (&self.role, role_after) {
+            // Zab stepped the leader down itself when another server leads the new config.
+            (Role::Leader(_), _) => None,
+            (_, None) => Some("removed from the configuration".to_string()),
+            (Role::Learner(l), Some(role)) => {
+                let was_observer = l.kind == crate::quorum::zab::LearnerKind::Observer;
+                if was_observer != (role == MemberRole::Observer) {
+                    Some(format!("role changed to {role:?}"))
+                } else if l.leader_sid != leader {
+                    Some(format!("the new config is led by {leader}"))
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        };
+        info!(
+            "reconfig 0x{zxid:x} committed: leader {leader}, this server {}",
+            why.as_deref().unwrap_or("keeps its role")
+        );
+        if let Some(why) = why {
+            self.end_role(&why);
+        }
+    }
+}
