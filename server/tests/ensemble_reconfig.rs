@@ -175,6 +175,77 @@ async fn check_writes(ens: &Ensemble, on: &[usize], acked: &[u64]) {
     ens.wait_converged().await;
 }
 
+/// Each member wrote the config as Apache does: `zoo.cfg.dynamic.<version>` with the
+/// members, zoo.cfg pointing at it, and the original zoo.cfg kept as `zoo.cfg.bak`.
+fn check_config_files(ens: &Ensemble, on: &[usize], config: &str) {
+    let version = config.rsplit_once("version=").unwrap().1;
+    for &i in on {
+        let m = &ens.members[i];
+        let dynamic = m
+            .cfg_path
+            .with_file_name(format!("zoo.cfg.dynamic.{version}"));
+        let text = std::fs::read_to_string(&dynamic)
+            .unwrap_or_else(|e| panic!("{}: {e}", dynamic.display()));
+        assert_eq!(ids(&text), ids(config), "{}", dynamic.display());
+        let zoo = std::fs::read_to_string(&m.cfg_path).unwrap();
+        assert!(zoo.contains("dynamicConfigFile="), "{zoo}");
+        assert!(
+            !zoo.contains("server."),
+            "members moved out of zoo.cfg: {zoo}"
+        );
+        assert!(m.cfg_path.with_file_name("zoo.cfg.bak").is_file() || i >= 3);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_away_during_reconfigs_learns_the_new_config_from_its_peers() {
+    let mut ens = builder(3).spares(2).start().await;
+    let leader = ens.wait_leader().await;
+    let others: Vec<usize> = (0..3).filter(|&i| i != leader).collect();
+    let (away, stay) = (others[0], others[1]);
+    let c = admin(&ens, &[leader, stay]).await;
+    let mut members = vec![0, 1, 2];
+    for i in 3..5 {
+        ens.prepare_joiner(i, &members);
+        ens.restart(i);
+        ens.wait_serving(i).await;
+        let spec = ens.members[i].server_spec();
+        reconfig(&ens, &c, Some(&spec), None).await;
+        members.push(i);
+        if i == 3 {
+            // `away` misses every reconfig from here on.
+            ens.kill9(away);
+        }
+    }
+    // Replace the two servers that stayed: only `away` is left of the original three.
+    for gone in [stay, leader] {
+        let c = admin(&ens, &[3, 4]).await;
+        reconfig(&ens, &c, None, Some(&(gone as u64 + 1).to_string())).await;
+        let _ = c.close().await;
+    }
+    ens.kill9(stay);
+    ens.kill9(leader);
+    ens.wait_leader().await;
+    let c = admin(&ens, &[3, 4]).await;
+    let (config, _) = c.get_config(false).await.unwrap();
+    let config = String::from_utf8(config).unwrap();
+    assert_eq!(
+        ids(&config),
+        BTreeSet::from([away as u64 + 1, 4, 5]),
+        "{config}"
+    );
+    // `away` restarts with its old zoo.cfg, whose voters are all gone: it must take the
+    // new config from the notifications of servers 4 and 5 to find the leader.
+    ens.restart(away);
+    ens.wait_serving(away).await;
+    wait_config_everywhere(&ens, &[away, 3, 4], &config).await;
+    c.create("/after", b"", &open(), CreateMode::Persistent)
+        .await
+        .unwrap();
+    ens.wait_converged().await;
+    let _ = c.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grow_three_to_five_and_shrink_back_under_writes() {
     let mut ens = builder(3).spares(2).start().await;
@@ -198,6 +269,7 @@ async fn grow_three_to_five_and_shrink_back_under_writes() {
     assert_eq!(ids(&config), BTreeSet::from([1, 2, 3, 4, 5]));
     wait_config_everywhere(&ens, &[0, 1, 2, 3, 4], &config).await;
     ens.wait_leader().await;
+    check_config_files(&ens, &[0, 1, 2, 3, 4], &config);
 
     // The new voters count: with two of the original three gone, 3 of 5 still commit.
     let leader = ens.wait_leader().await;

@@ -228,6 +228,14 @@ impl QuorumConfig {
         Ok(qc)
     }
 
+    /// Parses config text as /zookeeper/config and election notifications carry it
+    /// (`server.N=...` lines and `version=<hex>`); `None` when it is not such text.
+    pub fn parse_text(text: &[u8], multi_address_enabled: bool) -> Option<QuorumConfig> {
+        let text = std::str::from_utf8(text).ok()?;
+        let props = Properties::parse(text).ok()?;
+        QuorumConfig::from_properties(&props, true, multi_address_enabled).ok()
+    }
+
     /// Voting members.
     pub fn participants(&self) -> impl Iterator<Item = &ServerSpec> {
         self.servers

@@ -127,6 +127,15 @@ pub async fn run(cfg: ServerConfig) -> Result<(), ServerError> {
     let quorum = if cfg.is_standalone() {
         None
     } else {
+        if cfg.reconfig_enabled
+            && cfg.dynamic_config_file.is_none()
+            && !cfg.source_path.as_os_str().is_empty()
+        {
+            // As QuorumPeerConfig does before a reconfig can move the members out of zoo.cfg.
+            if let Err(e) = crate::quorum::reconfig::backup_static_config(&cfg.source_path) {
+                error!("cannot back up {}: {e}", cfg.source_path.display());
+            }
+        }
         let members = newest_membership(&cfg, &tree);
         let q = ensemble_ctx(&members, tree.last_processed_zxid(), quorum_tx, peer_tx).await?;
         let time = crate::server::core::wall_ms();
@@ -211,6 +220,17 @@ async fn ensemble_ctx(
     let mut settings = ElectionSettings::new(my_id, cfg.servers.clone(), cfg.config_version);
     settings.cnx_timeout = Duration::from_millis(cfg.cnx_timeout_ms as u64);
     settings.listen_on_all_ips = cfg.quorum_listen_on_all_ips;
+    settings.multi_address_enabled = cfg.multi_address_enabled;
+    let (adopted_tx, mut adopted_rx) = mpsc::unbounded_channel();
+    settings.adopted = Some(adopted_tx);
+    let events = quorum_tx.clone();
+    tokio::spawn(async move {
+        while let Some(text) = adopted_rx.recv().await {
+            if events.send(QuorumEvent::NewerConfig(text)).is_err() {
+                return;
+            }
+        }
+    });
     let handle = ElectionService::start(settings).await?;
     let election = Some(handle.config_updater());
     let (look_tx, look_rx) = mpsc::unbounded_channel();
@@ -253,7 +273,7 @@ fn newest_membership(cfg: &ServerConfig, tree: &DataTree) -> ServerConfig {
         .get_data(crate::tree::CONFIG_NODE)
         .and_then(|(d, _)| d)
         .unwrap_or_default();
-    let parsed = crate::server::ensemble::parse_config_text(&text, cfg.multi_address_enabled);
+    let parsed = crate::config::QuorumConfig::parse_text(&text, cfg.multi_address_enabled);
     if let Some(newer) = parsed.filter(|c| c.version > cfg.config_version) {
         info!(
             "the data holds config version {:x}, newer than the files' {:x}: using it",

@@ -326,6 +326,25 @@ impl Ensemble {
         self.members[i].kill9();
     }
 
+    /// Rewrites spare `i`'s membership to `members` plus itself, as an operator configures a
+    /// server it is about to add to the current ensemble.
+    pub fn prepare_joiner(&mut self, i: usize, members: &[usize]) {
+        let mut lines: Vec<String> = members
+            .iter()
+            .chain(std::iter::once(&i))
+            .map(|&m| self.members[m].server_spec())
+            .collect();
+        let path = &self.members[i].cfg_path;
+        let text = fs::read_to_string(path).expect("read zoo.cfg");
+        let mut kept: Vec<String> = text
+            .lines()
+            .filter(|l| !l.starts_with("server.") && !l.starts_with("clientPort"))
+            .map(String::from)
+            .collect();
+        kept.append(&mut lines);
+        fs::write(path, kept.join("\n") + "\n").expect("write zoo.cfg");
+    }
+
     /// Starts member `i` again on its dataDir (kills it first if it is still running). Does
     /// not wait: use [`Ensemble::wait_serving`].
     pub fn restart(&mut self, i: usize) {

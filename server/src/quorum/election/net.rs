@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tokio::task::JoinSet;
 
 use super::{Election, Input, Output, ServerState, Vote};
-use crate::config::{render_config_text, Role, ServerSpec};
+use crate::config::{render_config_text, QuorumConfig, Role, ServerSpec};
 use crate::proto::election::{
     check_frame_len, encode_frame, ElectionWireError, Handshake, Notification, PROTOCOL_VERSION_V1,
     PROTOCOL_VERSION_V2,
@@ -58,6 +58,10 @@ pub struct ElectionSettings {
     /// `quorumListenOnAllIPs`: bind the election port on 0.0.0.0 (as Apache does for both
     /// quorum ports), e.g. when the configured host is a NATed or container address.
     pub listen_on_all_ips: bool,
+    /// `multiAddress.enabled`, for parsing configs peers send.
+    pub multi_address_enabled: bool,
+    /// Where the texts of newer configs learned from peers go (the server adopts them).
+    pub adopted: Option<mpsc::UnboundedSender<Bytes>>,
 }
 
 impl ElectionSettings {
@@ -68,6 +72,8 @@ impl ElectionSettings {
             config_version,
             cnx_timeout: Duration::from_secs(5),
             listen_on_all_ips: false,
+            multi_address_enabled: false,
+            adopted: None,
         }
     }
 }
@@ -175,7 +181,11 @@ impl ElectionService {
             settings.cnx_timeout,
             events_tx.clone(),
         ));
-        tasks.spawn(core_loop(election, events_rx, peers));
+        let adoption = Adoption {
+            multi_address_enabled: settings.multi_address_enabled,
+            tx: settings.adopted.clone(),
+        };
+        tasks.spawn(core_loop(election, events_rx, peers, adoption));
         Ok(ElectionHandle {
             events: events_tx,
             local_addr,
@@ -339,7 +349,66 @@ fn my_addr(settings: &ElectionSettings) -> Result<String, ElectionNetError> {
 }
 
 /// Owns the state machine: feeds it events and ticks, routes its outputs.
-async fn core_loop(mut election: Election, mut events: mpsc::Receiver<Event>, mut peers: PeerSet) {
+/// What to do with a newer config a peer sent.
+struct Adoption {
+    multi_address_enabled: bool,
+    tx: Option<mpsc::UnboundedSender<Bytes>>,
+}
+
+/// Switches the election to a membership: new voters, new peers to reach.
+fn adopt(
+    election: &mut Election,
+    peers: &mut PeerSet,
+    servers: &BTreeMap<u64, ServerSpec>,
+    version: u64,
+) {
+    let verifier = QuorumMaj::new(servers, version);
+    let observer = servers
+        .get(&election.my_id())
+        .is_some_and(|s| s.role == Role::Observer);
+    let text = render_config_text(servers, version);
+    tracing::info!(
+        version = format!("{version:x}"),
+        "election adopts a new config"
+    );
+    election.set_config(verifier, observer, Bytes::from(text));
+    peers.add_members(servers);
+}
+
+/// A LOOKING server learned of a newer config from a peer (it missed a reconfig while it
+/// was away): as Apache's FastLeaderElection does, it adopts it and restarts the round, so
+/// it counts the votes of the new members; the server writes it to disk.
+fn adopt_newer(
+    election: &mut Election,
+    peers: &mut PeerSet,
+    adoption: &Adoption,
+    now_ms: u64,
+) -> Vec<Output> {
+    let Some((version, text)) = election.newer_config().cloned() else {
+        return Vec::new();
+    };
+    if !election.is_looking() {
+        return Vec::new();
+    }
+    let Some(config) = QuorumConfig::parse_text(&text, adoption.multi_address_enabled) else {
+        return Vec::new();
+    };
+    if config.version != version {
+        return Vec::new();
+    }
+    adopt(election, peers, &config.servers, version);
+    if let Some(tx) = &adoption.tx {
+        let _ = tx.send(text);
+    }
+    election.start(now_ms)
+}
+
+async fn core_loop(
+    mut election: Election,
+    mut events: mpsc::Receiver<Event>,
+    mut peers: PeerSet,
+    adoption: Adoption,
+) {
     let epoch = Instant::now();
     let now_ms = || epoch.elapsed().as_millis() as u64;
     let mut waiting: Option<oneshot::Sender<Decision>> = None;
@@ -362,20 +431,15 @@ async fn core_loop(mut election: Election, mut events: mpsc::Receiver<Event>, mu
                     Vec::new()
                 }
                 Some(Event::SetConfig { servers, version }) => {
-                    let verifier = QuorumMaj::new(&servers, version);
-                    let observer = servers
-                        .get(&election.my_id())
-                        .is_some_and(|s| s.role == Role::Observer);
-                    let text = render_config_text(&servers, version);
-                    tracing::info!(version = format!("{version:x}"), "election adopts a new config");
-                    election.set_config(verifier, observer, Bytes::from(text));
-                    peers.add_members(&servers);
+                    adopt(&mut election, &mut peers, &servers, version);
                     Vec::new()
                 }
             },
             Some(_) = peers.tasks.join_next(), if !peers.tasks.is_empty() => Vec::new(),
             _ = ticker.tick() => election.step(Input::Tick { now_ms: now_ms() }),
         };
+        let mut out = out;
+        out.extend(adopt_newer(&mut election, &mut peers, &adoption, now_ms()));
         for o in out {
             match o {
                 Output::Send { to, n } => peers.send(to, Bytes::from(n.encode())),

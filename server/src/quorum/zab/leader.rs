@@ -845,7 +845,7 @@ mod tests {
         }
     }
 
-    fn info(l: &mut Leader, from: Sid, accepted: u32) -> Vec<Output> {
+    pub(super) fn info(l: &mut Leader, from: Sid, accepted: u32) -> Vec<Output> {
         let info = LearnerInfo {
             serverid: from as i64,
             protocol_version: ZAB_PROTOCOL_VERSION,
@@ -860,7 +860,7 @@ mod tests {
         })
     }
 
-    fn established(last: i64) -> Leader {
+    pub(super) fn established(last: i64) -> Leader {
         let durable = DurableState {
             accepted_epoch: 3,
             current_epoch: 3,
@@ -1173,3 +1173,7 @@ mod tests {
         assert_eq!(l.start_read_round().unwrap_err(), ZabError::NotServing);
     }
 }
+
+#[cfg(test)]
+#[path = "leader_reconfig_tests.rs"]
+mod reconfig_tests;

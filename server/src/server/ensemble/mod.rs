@@ -20,7 +20,6 @@ use crate::quorum::transport::{PeerEvent, PeerSender, ServeGuard, TransportError
 use crate::quorum::zab::{Leader, Learner, LearnerKind};
 
 pub use epochs::{read_epoch, write_epoch, ACCEPTED_EPOCH, CURRENT_EPOCH};
-pub use reconfig::parse_config_text;
 pub use roles::election_loop;
 
 /// Events from the election and from dialing a leader.
@@ -30,6 +29,8 @@ pub enum QuorumEvent {
         leader: u64,
         result: Result<PeerSender, TransportError>,
     },
+    /// The election learned a newer config from a peer (text as /zookeeper/config holds it).
+    NewerConfig(bytes::Bytes),
 }
 
 /// What the core needs to run as a member of an ensemble.

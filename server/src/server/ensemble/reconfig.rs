@@ -11,7 +11,7 @@ use tracing::{info, warn};
 
 use super::Role;
 use crate::auth::AuthInfo;
-use crate::config::{Properties, QuorumConfig, Role as MemberRole};
+use crate::config::{QuorumConfig, Role as MemberRole};
 use crate::proto::codes::{perms, ErrorCode};
 use crate::proto::txn::SetDataTxn;
 use crate::quorum::reconfig::{self, ReconfigContext, ReconfigOp};
@@ -20,13 +20,6 @@ use crate::server::core::Core;
 
 /// The znode that holds the config text.
 const CONFIG_NODE: &str = "/zookeeper/config";
-
-/// Parses config text as /zookeeper/config holds it (`server.N=...` lines, `version=<hex>`).
-pub fn parse_config_text(text: &[u8], multi_address: bool) -> Option<QuorumConfig> {
-    let text = std::str::from_utf8(text).ok()?;
-    let props = Properties::parse(text).ok()?;
-    QuorumConfig::from_properties(&props, true, multi_address).ok()
-}
 
 impl Core {
     /// The committed membership, as a `QuorumConfig`.
@@ -118,7 +111,7 @@ impl Core {
     /// the membership when it is newer than ours. Roles are checked by `on_reconfigured`.
     pub(in crate::server) fn adopt_config_text(&mut self, text: &[u8]) {
         let multi = self.cfg.server_config.multi_address_enabled;
-        let Some(new) = parse_config_text(text, multi) else {
+        let Some(new) = QuorumConfig::parse_text(text, multi) else {
             warn!("ignoring a committed config that does not parse");
             return;
         };

@@ -162,6 +162,7 @@ impl Core {
                     _ => self.start_looking(),
                 }
             }
+            QuorumEvent::NewerConfig(text) => self.adopt_config_text(&text),
             QuorumEvent::LeaderConnected { leader, result } => {
                 let Role::Connecting { leader: want, kind } = self.role else {
                     return;
