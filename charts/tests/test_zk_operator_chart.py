@@ -104,6 +104,17 @@ def test_label_key_and_value_are_configurable():
         assert "grafana_dashboard" not in labels
 
 
+def test_numeric_label_values_from_set_render_as_strings():
+    # `--set dashboards.labelValue=1` parses as a number; Kubernetes wants a string.
+    maps = of_kind(render("dashboards.labelValue=1", "dashboards.labels.tier=2",
+                          "dashboards.annotations.rank=3"), "ConfigMap")
+    assert len(maps) == len(DASHBOARDS)
+    for cm in maps:
+        assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+        assert cm["metadata"]["labels"]["tier"] == "2"
+        assert cm["metadata"]["annotations"] == {"rank": "3"}
+
+
 def test_namespace_extra_labels_and_folder_annotation():
     maps = of_kind(render("dashboards.namespace=grafana",
                           "dashboards.labels.team=storage",
