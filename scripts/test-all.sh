@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Runs every test: formatting and lints, Rust unit and integration tests (including the ones
-# that compare with Apache ZooKeeper), then the real-client suites (kazoo, zkCli.sh, cli_mt,
-# Apache's log/snapshot tools) against the release zkserver binary.
+# Runs every test: formatting and lints, the Helm chart (rendered by a real helm), Rust unit and
+# integration tests (including the ones that compare with Apache ZooKeeper), then the
+# real-client suites (kazoo, zkCli.sh, cli_mt, Apache's log/snapshot tools) against the release
+# zkserver binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
+ZK_REQUIRE_HELM=1 python3 -m pytest charts -q -p no:cacheprovider
 cargo build --release
 cargo test --workspace -- --test-threads=2
 ZK_TARGET=zkserver ZKSERVER_BIN="$PWD/target/release/zkserver" python3 -m pytest compat -q -p no:cacheprovider

@@ -110,3 +110,125 @@ async fn election_and_commit_metrics_move_on_every_member() {
         "{v}"
     );
 }
+
+fn admin_json(port: u16, command: &str) -> serde_json::Value {
+    let (status, body) = http_get(port, &format!("/commands/{command}"))
+        .unwrap_or_else(|| panic!("AdminServer on {port} answers {command}"));
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+fn mntr_value(addr: &str, key: &str) -> Option<String> {
+    let mntr = four_letter_blocking(addr, "mntr")?;
+    mntr.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}\t")).map(str::to_string))
+}
+
+/// The leader's AdminServer `observers` lists its observer with the observer's connection
+/// counters (Apache's LearnerHandler info); followers and the observer list none, as
+/// Apache's do without observerMaster; `mntr` counts the same observers; a killed observer
+/// drops off the list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leader_lists_its_observer_in_the_admin_server() {
+    let mut ens = EnsembleBuilder::new(3)
+        .observers(1)
+        .with_http()
+        .start()
+        .await;
+    let leader = ens.wait_leader().await;
+    let observer = 3;
+    let started_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+
+    // Writes through the observer are forwarded to the leader as REQUEST packets.
+    let c = ens.client(observer).await;
+    let mut last_czxid = 0;
+    for i in 0..5 {
+        let (_, stat) = c
+            .create2(&format!("/obs{i}"), b"x", &open(), CreateMode::Persistent)
+            .await
+            .unwrap();
+        last_czxid = stat.czxid;
+    }
+
+    let leader_port = ens.members[leader].admin_port;
+    let v = admin_json(leader_port, "observers");
+    assert_eq!(v["command"], "observers", "{v}");
+    assert_eq!(v["error"], serde_json::Value::Null, "{v}");
+    assert_eq!(v["synced_observers"], 1, "{v}");
+    let list = v["observers"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{v}");
+    let o = &list[0];
+    assert_eq!(o["sid"], ens.members[observer].id, "{v}");
+    let remote = o["remote_socket_address"].as_str().unwrap();
+    let port: u16 = remote
+        .strip_prefix("/127.0.0.1:")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("remote address {remote:?}"));
+    assert_ne!(
+        port, ens.members[leader].quorum_port,
+        "the observer's end of the link"
+    );
+    let established = o["established"].as_i64().unwrap();
+    assert!(
+        established > started_ms - 120_000 && established <= started_ms + 1_000,
+        "established {established} vs test start {started_ms}"
+    );
+    assert!(
+        o["requests"].as_u64().unwrap() >= 5,
+        "5 forwarded creates: {v}"
+    );
+    assert!(o["packets_received"].as_u64().unwrap() >= 5, "{v}");
+    assert!(o["packets_sent"].as_u64().unwrap() >= 5, "5 INFORMs: {v}");
+    assert!(o["queued_packets"].as_u64().is_some(), "{v}");
+    assert!(o["queued_packets_size"].as_u64().is_some(), "{v}");
+    let last_zxid = o["last_zxid"].as_i64().unwrap();
+    let srvr = four_letter_blocking(&ens.addr(leader), "srvr").unwrap();
+    let leader_zxid = srvr
+        .lines()
+        .find_map(|l| l.strip_prefix("Zxid: 0x"))
+        .and_then(|z| i64::from_str_radix(z.trim(), 16).ok())
+        .unwrap_or_else(|| panic!("no Zxid in srvr:\n{srvr}"));
+    assert!(
+        last_zxid >= last_czxid && last_zxid <= leader_zxid,
+        "last_zxid {last_zxid:#x} within [{last_czxid:#x}, {leader_zxid:#x}]"
+    );
+
+    // mntr and the monitor command count the same observers.
+    assert_eq!(
+        mntr_value(&ens.addr(leader), "zk_synced_observers").as_deref(),
+        Some("1")
+    );
+    assert_eq!(admin_json(leader_port, "monitor")["synced_observers"], 1);
+    assert_eq!(admin_json(leader_port, "obsr")["synced_observers"], 1);
+
+    // Followers and the observer have none, as Apache answers without observerMaster.
+    for i in (0..4).filter(|i| *i != leader) {
+        let v = admin_json(ens.members[i].admin_port, "observers");
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "synced_observers": 0,
+                "observers": [],
+                "command": "observers",
+                "error": null,
+            }),
+            "server {}",
+            i + 1
+        );
+    }
+    drop(c);
+
+    ens.kill9(observer);
+    ens.poll("the leader to drop the killed observer", || async {
+        let v = admin_json(leader_port, "observers");
+        (v["synced_observers"] == 0 && v["observers"] == serde_json::json!([])).then_some(())
+    })
+    .await;
+    assert_eq!(
+        mntr_value(&ens.addr(leader), "zk_synced_observers").as_deref(),
+        Some("0")
+    );
+}

@@ -231,6 +231,31 @@ fn connections(i: &ServerInfo, detailed: bool) -> Value {
     )
 }
 
+/// `observers`: one object per synced observer, with Apache's LearnerHandler keys.
+fn observers(i: &ServerInfo) -> Value {
+    Value::Array(
+        i.observers
+            .iter()
+            .map(|o| {
+                let remote = o
+                    .remote
+                    .map_or_else(|| "<null>".to_string(), |a| super::java_socket_addr(&a));
+                json!({
+                    "remote_socket_address": remote,
+                    "sid": o.sid,
+                    "established": o.established_ms,
+                    "queued_packets": o.queued_packets,
+                    "queued_packets_size": o.queued_packets_size,
+                    "packets_received": o.packets_received,
+                    "packets_sent": o.packets_sent,
+                    "requests": o.requests,
+                    "last_zxid": o.last_zxid,
+                })
+            })
+            .collect(),
+    )
+}
+
 /// `monitor`: the `mntr` lines as JSON, numbers as numbers, in the same order.
 fn monitor(i: &ServerInfo) -> Map<String, Value> {
     let mut m = Map::new();
@@ -396,9 +421,9 @@ pub fn respond(cmd: Command, info: &ServerInfo, conf: &ServerConfig, extra: &Ext
         },
         Command::Monitor => m = monitor(info),
         Command::Observers => {
-            let synced = info.leader.as_ref().map_or(0, |l| l.synced_observers);
-            m.insert("synced_observers".into(), synced.into());
-            m.insert("observers".into(), json!([]));
+            // Only a leader has observers here: followers serve none (no observerMaster).
+            m.insert("synced_observers".into(), info.observers.len().into());
+            m.insert("observers".into(), observers(info));
         }
         Command::VotingView => {
             m.insert("current_config".into(), voting_view(info));

@@ -58,3 +58,86 @@ fn last_snapshot_zxid_is_hex() {
     assert_eq!(v["zxid"], "1f");
     assert_eq!(v["timestamp"], 1700000000);
 }
+
+#[test]
+fn observers_lists_each_observer_with_apaches_keys() {
+    let obs = |sid: u64, port: u16| crate::admin::ObserverInfo {
+        sid,
+        remote: Some(std::net::SocketAddr::from(([127, 0, 0, 1], port))),
+        established_ms: 1_700_000_000_123,
+        queued_packets: 2,
+        queued_packets_size: 40,
+        packets_received: 9,
+        packets_sent: 12,
+        requests: 3,
+        last_zxid: 0x1_0000_0005,
+    };
+    let info = ServerInfo {
+        serving: true,
+        mode: Mode::Leader,
+        observers: vec![obs(4, 40001), obs(5, 40002)],
+        ..Default::default()
+    };
+    let v = respond(
+        Command::Observers,
+        &info,
+        &ServerConfig::default(),
+        &Extra::default(),
+    );
+    assert_eq!(v["synced_observers"], 2);
+    let list = v["observers"].as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    let keys: Vec<&str> = list[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "remote_socket_address",
+            "sid",
+            "established",
+            "queued_packets",
+            "queued_packets_size",
+            "packets_received",
+            "packets_sent",
+            "requests",
+            "last_zxid"
+        ]
+    );
+    assert_eq!(list[0]["remote_socket_address"], "/127.0.0.1:40001");
+    assert_eq!(list[1]["sid"], 5);
+    assert_eq!(list[0]["established"], 1_700_000_000_123_i64);
+    assert_eq!(list[0]["last_zxid"], 0x1_0000_0005_i64);
+    assert_eq!(v["command"], "observers");
+    assert_eq!(v["error"], serde_json::Value::Null);
+}
+
+#[test]
+fn observers_is_empty_off_the_leader() {
+    for mode in [Mode::Standalone, Mode::Follower, Mode::Observer] {
+        let info = ServerInfo {
+            serving: true,
+            mode,
+            ..Default::default()
+        };
+        let v = respond(
+            Command::Observers,
+            &info,
+            &ServerConfig::default(),
+            &Extra::default(),
+        );
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "synced_observers": 0,
+                "observers": [],
+                "command": "observers",
+                "error": null,
+            }),
+            "{mode:?}"
+        );
+    }
+}

@@ -77,6 +77,24 @@ pub struct LeaderStats {
     pub leader_uptime_ms: u64,
 }
 
+/// One observer connected to this leader, as the AdminServer's `observers` lists it
+/// (Apache's LearnerHandler info).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ObserverInfo {
+    pub sid: u64,
+    pub remote: Option<SocketAddr>,
+    /// When the connection was made, ms since the epoch.
+    pub established_ms: i64,
+    pub queued_packets: u64,
+    pub queued_packets_size: u64,
+    pub packets_received: u64,
+    pub packets_sent: u64,
+    /// Requests the observer forwarded.
+    pub requests: u64,
+    /// Zxid of the newest packet sent to it; -1 before any.
+    pub last_zxid: i64,
+}
+
 /// Per-session part of a connection line in `cons`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SessionConnInfo {
@@ -173,6 +191,8 @@ pub struct ServerInfo {
     pub connection_drop_probability: f64,
     pub quorum_size: u64,
     pub leader: Option<LeaderStats>,
+    /// Leader: its synced observers, by sid (the ones `synced_observers` counts).
+    pub observers: Vec<ObserverInfo>,
     /// Other mntr counters by name without `zk_` (missing ones print 0).
     pub counters: BTreeMap<String, i64>,
     /// Summary metrics by name without prefixes (missing ones print zeros).

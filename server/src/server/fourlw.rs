@@ -2,8 +2,8 @@
 //! server's state for the renderer in [`crate::admin`].
 
 use crate::admin::{
-    environment, not_whitelisted, render, ConnectionInfo, ExpiryBucket, FourLetterWord, ServerInfo,
-    SessionConnInfo, SessionTrackerDump, VERSION_STRING,
+    environment, not_whitelisted, render, ConnectionInfo, ExpiryBucket, FourLetterWord,
+    ObserverInfo, ServerInfo, SessionConnInfo, SessionTrackerDump, VERSION_STRING,
 };
 
 use super::core::{wall_ms, Core};
@@ -72,6 +72,30 @@ impl Core {
         }
     }
 
+    /// Leader: the synced observers with their connection's counters.
+    fn observer_links(&self) -> Vec<ObserverInfo> {
+        let super::ensemble::Role::Leader(l) = &self.role else {
+            return Vec::new();
+        };
+        l.zab
+            .synced_observers()
+            .filter_map(|sid| {
+                let s = l.peers.get(&sid)?.stats();
+                Some(ObserverInfo {
+                    sid,
+                    remote: s.remote,
+                    established_ms: s.established_ms,
+                    queued_packets: s.queued_packets,
+                    queued_packets_size: s.queued_bytes,
+                    packets_received: s.packets_received,
+                    packets_sent: s.packets_sent,
+                    requests: s.requests,
+                    last_zxid: s.last_zxid,
+                })
+            })
+            .collect()
+    }
+
     fn server_info(&self, cmd: FourLetterWord, asker: Option<std::net::SocketAddr>) -> ServerInfo {
         let conf = &self.cfg.server_config;
         let lat = &self.stats.latency;
@@ -132,6 +156,7 @@ impl Core {
                 }
                 _ => None,
             },
+            observers: self.observer_links(),
             ..Default::default()
         };
         if matches!(cmd, FourLetterWord::Cons | FourLetterWord::Stat) {

@@ -87,6 +87,7 @@ fn start(
         dir: Direction::ToLearner,
         max_len,
         events,
+        counters: out.counters(),
     };
     std::thread::Builder::new()
         .name(format!("zk-quorum-r{conn}"))

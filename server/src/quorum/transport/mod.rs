@@ -11,6 +11,7 @@
 //! connections never time out reads; the owner calls [`PeerSender::close`] instead.
 
 mod dial;
+mod link;
 mod peer;
 mod serve;
 #[cfg(test)]
@@ -20,6 +21,7 @@ mod wire;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use dial::connect_leader;
+pub use link::LinkStats;
 pub use peer::PeerSender;
 pub use serve::{serve_learners, ServeGuard};
 

@@ -8,6 +8,7 @@ use std::sync::{mpsc, Arc};
 
 use tokio::sync::mpsc::UnboundedSender;
 
+use super::link::{LinkCounters, LinkStats};
 use super::wire::{encode_packet, read_packet, read_snapshot, write_snapshot};
 use super::{PeerEvent, Sid, TransportError};
 use crate::proto::quorum::{Direction, ZabPacket};
@@ -20,7 +21,8 @@ pub(super) const IO_BUFFER: usize = 64 * 1024;
 
 /// What the writer thread is asked to do, in queue order.
 pub(super) enum Outgoing {
-    Frame(Vec<u8>),
+    /// One encoded packet, and its zxid (for the link's counters).
+    Frame { bytes: Vec<u8>, zxid: i64 },
     Snapshot {
         sessions: Vec<(i64, i32)>,
         tree: DataTree,
@@ -35,6 +37,7 @@ struct Inner {
     /// A handle on the socket, only to shut it down.
     sock: TcpStream,
     closed: AtomicBool,
+    counters: Arc<LinkCounters>,
 }
 
 impl Drop for Inner {
@@ -69,9 +72,14 @@ impl PeerSender {
         if self.inner.closed.load(Ordering::Acquire) {
             return;
         }
-        let mut frame = Vec::new();
-        encode_packet(pkt, &mut frame);
-        let _ = self.inner.tx.send(Outgoing::Frame(frame));
+        let mut bytes = Vec::new();
+        let zxid = encode_packet(pkt, &mut bytes);
+        let len = bytes.len();
+        // Counted before the writer can see it, so its decrement never comes first.
+        self.inner.counters.queued(len);
+        if self.inner.tx.send(Outgoing::Frame { bytes, zxid }).is_err() {
+            self.inner.counters.sent_nothing(len);
+        }
     }
 
     /// Queues a snapshot stream (serialized on the writer thread from this tree clone —
@@ -95,6 +103,16 @@ impl PeerSender {
     pub fn conn(&self) -> u64 {
         self.inner.conn
     }
+
+    /// What this connection has sent and received so far.
+    pub fn stats(&self) -> LinkStats {
+        self.inner.counters.snapshot()
+    }
+
+    /// The counters, for the connection's reader.
+    pub(super) fn counters(&self) -> Arc<LinkCounters> {
+        self.inner.counters.clone()
+    }
 }
 
 /// Starts the writer thread of `sock`. Returns the handle and a raw queue sender the reader
@@ -105,16 +123,18 @@ pub(super) fn start_writer(
 ) -> io::Result<(PeerSender, mpsc::Sender<Outgoing>)> {
     let (tx, rx) = mpsc::channel();
     let write_sock = sock.try_clone()?;
+    let counters = Arc::new(LinkCounters::new(sock.peer_addr().ok()));
     let inner = Inner {
         conn,
         tx: tx.clone(),
         sock: sock.try_clone()?,
         closed: AtomicBool::new(false),
+        counters: counters.clone(),
     };
     std::thread::Builder::new()
         .name(format!("zk-quorum-w{conn}"))
         .spawn(move || {
-            if let Err(e) = run_writer(&write_sock, &rx) {
+            if let Err(e) = run_writer(&write_sock, &rx, &counters) {
                 tracing::debug!(conn, error = %e, "quorum write failed; closing connection");
             }
             // Either way the connection is over: make the reader see it.
@@ -129,15 +149,20 @@ pub(super) fn start_writer(
 }
 
 /// Writes queued items in order until the queue ends or `Stop` arrives.
-fn run_writer(sock: &TcpStream, rx: &mpsc::Receiver<Outgoing>) -> io::Result<()> {
+fn run_writer(
+    sock: &TcpStream,
+    rx: &mpsc::Receiver<Outgoing>,
+    counters: &LinkCounters,
+) -> io::Result<()> {
     let mut out = sock;
     let mut batch = Vec::with_capacity(IO_BUFFER);
     while let Ok(first) = rx.recv() {
         let mut item = Some(first);
         while let Some(it) = item.take() {
             match it {
-                Outgoing::Frame(frame) => {
-                    batch.extend_from_slice(&frame);
+                Outgoing::Frame { bytes, zxid } => {
+                    batch.extend_from_slice(&bytes);
+                    counters.sent(bytes.len(), zxid);
                     if batch.len() < BATCH_BYTES {
                         item = rx.try_recv().ok();
                     }
@@ -166,6 +191,7 @@ pub(super) struct ReadSide {
     pub dir: Direction,
     pub max_len: usize,
     pub events: UnboundedSender<PeerEvent>,
+    pub counters: Arc<LinkCounters>,
 }
 
 impl ReadSide {
@@ -174,6 +200,8 @@ impl ReadSide {
     pub fn run(&self, r: &mut BufReader<TcpStream>) -> Result<(), TransportError> {
         loop {
             let pkt = read_packet(r, self.dir, self.max_len)?;
+            self.counters
+                .received(matches!(pkt, ZabPacket::Request { .. }));
             let snap_zxid = match (&pkt, self.dir) {
                 (ZabPacket::Snap { zxid }, Direction::ToLearner) => Some(*zxid),
                 _ => None,

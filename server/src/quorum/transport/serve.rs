@@ -155,12 +155,15 @@ fn serve_one(sock: TcpStream, conn: u64, events: UnboundedSender<PeerEvent>, max
         }
     };
     tracing::info!(sid, conn, "learner connected");
+    let counters = out.counters();
+    counters.received(false);
     let side = ReadSide {
         sid,
         conn,
         dir: Direction::ToLeader,
         max_len,
         events,
+        counters,
     };
     let connected = side
         .events

@@ -538,3 +538,50 @@ async fn truncated_snapshot_is_a_disconnect_not_a_snapshot() {
         PeerEvent::Disconnected { sid: 4, conn: c } if c == conn
     ));
 }
+
+#[tokio::test]
+async fn link_stats_count_both_directions_of_a_real_connection() {
+    let mut l = leader().await;
+    let (mut learner, to_learner) = join(&mut l, 4).await;
+    learner.out.send(&ZabPacket::Request {
+        session_id: 9,
+        cxid: 1,
+        kind: op::CREATE,
+        request: Bytes::from_static(b"r"),
+        authinfo: vec![],
+    });
+    let pkt = expect_packet(next(&mut l.rx).await, 4, to_learner.conn());
+    assert!(matches!(pkt, ZabPacket::Request { .. }), "{pkt:?}");
+    to_learner.send(&ZabPacket::Proposal {
+        zxid: (3 << 32) + 1,
+        txn: Bytes::from_static(b"t"),
+    });
+    to_learner.send(&ZabPacket::Ping {
+        zxid: 0,
+        sessions: vec![],
+    });
+    for _ in 0..2 {
+        expect_packet(next(&mut learner.rx).await, 1, learner.out.conn());
+    }
+    let s = to_learner.stats();
+    assert_eq!(s.remote.map(|a| a.ip()), Some(l.addr.ip()));
+    assert_ne!(
+        s.remote,
+        Some(l.addr),
+        "the learner's end, not the listener"
+    );
+    assert_eq!(
+        (s.packets_received, s.requests),
+        (2, 1),
+        "FOLLOWERINFO, REQUEST"
+    );
+    assert_eq!(
+        (s.packets_sent, s.queued_packets, s.queued_bytes),
+        (2, 0, 0)
+    );
+    assert_eq!(s.last_zxid, (3 << 32) + 1, "the PING carried no zxid");
+    let back = learner.out.stats();
+    assert_eq!(back.remote, Some(l.addr));
+    assert_eq!((back.packets_sent, back.packets_received), (2, 2));
+    drop(l.guard);
+}

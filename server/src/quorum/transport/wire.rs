@@ -87,9 +87,12 @@ pub(super) fn read_packet(
     Ok(ZabPacket::from_wire(rec, dir)?)
 }
 
-/// Appends one packet's record to `out` (the writer batches several into one syscall).
-pub(super) fn encode_packet(pkt: &ZabPacket, out: &mut Vec<u8>) {
-    pkt.to_wire().write_to(out);
+/// Appends one packet's record to `out` (the writer batches several into one syscall);
+/// returns the record's zxid.
+pub(super) fn encode_packet(pkt: &ZabPacket, out: &mut Vec<u8>) -> i64 {
+    let rec = pkt.to_wire();
+    rec.write_to(out);
+    rec.zxid
 }
 
 /// Writes the in-stream snapshot: sessions (count, then id and timeout each), the tree's

@@ -140,6 +140,14 @@ impl Leader {
         counts
     }
 
+    /// The synced observers `learner_counts` counts, by sid (AdminServer `observers`).
+    pub fn synced_observers(&self) -> impl Iterator<Item = Sid> + '_ {
+        self.peers
+            .iter()
+            .filter(|(_, p)| p.stage == Stage::Serving && p.observer)
+            .map(|(s, _)| *s)
+    }
+
     pub fn is_serving(&self) -> bool {
         self.phase == Phase::Broadcast
     }
