@@ -487,5 +487,67 @@ async fn zkcli_reconfig_add_remove_and_config() {
     assert!(!out.contains("server.4="), "{out}");
     let out = zkcli(&cp, &addr, &["config"]);
     assert!(!out.contains("server.4="), "{out}");
+
+    // Non-incremental: the whole member list, server 4 back in.
+    let members: Vec<String> = (0..4).map(|i| ens.members[i].server_spec()).collect();
+    let out = zkcli(&cp, &addr, &["reconfig", "-members", &members.join(",")]);
+    assert!(out.contains("Committed new configuration:"), "{out}");
+    for m in &members {
+        assert!(out.contains(m.as_str()), "{m} in {out}");
+    }
+    ens.kill9(3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zkserver_reconfig_cli_with_super_auth() {
+    let mut ens = builder(3).spares(1).start().await;
+    let addr = ens.connect_string();
+    ens.restart(3);
+    ens.wait_serving(3).await;
+    let spec = ens.members[3].server_spec();
+    let run = |args: Vec<String>| {
+        let out = Command::new(common::zkserver::BIN)
+            .arg("reconfig")
+            .args(args)
+            .env("ZKSERVER_LOG", "error")
+            .output()
+            .expect("run zkserver reconfig");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let args = |extra: &[&str]| -> Vec<String> {
+        ["-server", addr.as_str()]
+            .iter()
+            .chain(extra)
+            .map(|s| s.to_string())
+            .collect()
+    };
+    // Without credentials: refused as zkCli reports it.
+    let (ok, _, stderr) = run(args(&["-add", &spec]));
+    assert!(!ok);
+    assert!(
+        stderr.contains("Insufficient permission : null"),
+        "{stderr}"
+    );
+    let deadline = Instant::now() + ENSEMBLE_WAIT;
+    let (ok, stdout, stderr) = loop {
+        let r = run(args(&["-add", &spec, "--auth", "digest:super:test"]));
+        if r.0 || Instant::now() > deadline {
+            break r;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert!(ok, "stdout: {stdout}\nstderr: {stderr}");
+    assert!(
+        stdout.starts_with("Committed new configuration:\n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains(&spec), "{stdout}");
+    let (ok, stdout, _) = run(args(&["-remove", "4", "--auth", "digest:super:test"]));
+    assert!(ok);
+    assert!(!stdout.contains("server.4="), "{stdout}");
     ens.kill9(3);
 }
