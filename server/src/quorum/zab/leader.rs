@@ -246,6 +246,14 @@ impl Leader {
         &self.cfg
     }
 
+    /// Counts with a membership committed outside `propose_reconfig` (a reconfig from an
+    /// earlier epoch, applied during recovery); older versions are ignored.
+    pub fn adopt_members(&mut self, members: &NewMembers) {
+        if members.version > self.cfg.config_version {
+            self.cfg.adopt(members);
+        }
+    }
+
     /// Starts a read round (the "confirm leadership" half of a ReadIndex read): sends a
     /// PING tagged with the round to every learner past NEWLEADER. Learners (ours and
     /// Apache's) echo a PING's zxid, and a voter answers only while it follows this leader,

@@ -21,6 +21,25 @@ use crate::server::core::Core;
 /// The znode that holds the config text.
 const CONFIG_NODE: &str = "/zookeeper/config";
 
+/// A membership as Zab counts it.
+fn zab_members(config: &QuorumConfig, text: Bytes, leader_stays: bool) -> NewMembers {
+    let ids = |role: MemberRole| -> BTreeSet<u64> {
+        config
+            .servers
+            .values()
+            .filter(|s| s.role == role)
+            .map(|s| s.id)
+            .collect()
+    };
+    NewMembers {
+        voters: ids(MemberRole::Participant),
+        observers: ids(MemberRole::Observer),
+        version: config.version as i64,
+        text,
+        leader_stays,
+    }
+}
+
 impl Core {
     /// The committed membership, as a `QuorumConfig`.
     fn committed_config(&self) -> Option<QuorumConfig> {
@@ -70,21 +89,9 @@ impl Core {
             .get(&my_id)
             .map(|s| s.quorum_addrs.clone())
             .unwrap_or_default();
-        let servers = &proposal.config.servers;
-        let role_ids = |role: MemberRole| -> BTreeSet<u64> {
-            servers
-                .values()
-                .filter(|s| s.role == role)
-                .map(|s| s.id)
-                .collect()
-        };
-        let members = NewMembers {
-            voters: role_ids(MemberRole::Participant),
-            observers: role_ids(MemberRole::Observer),
-            version: zxid,
-            text: Bytes::from(proposal.text.clone().into_bytes()),
-            leader_stays: reconfig::leader_stays(my_id, &my_addrs, servers),
-        };
+        let stays = reconfig::leader_stays(my_id, &my_addrs, &proposal.config.servers);
+        let text = Bytes::from(proposal.text.clone().into_bytes());
+        let members = zab_members(&proposal.config, text, stays);
         Ok((proposal.txn, members, proposal.config))
     }
 
@@ -136,6 +143,8 @@ impl Core {
         let my_id = q.my_id;
         if let Role::Leader(l) = &mut self.role {
             l.reconfig = None;
+            l.zab
+                .adopt_members(&zab_members(&new, q.config_text.clone(), true));
         }
         if let Some(path) = self.static_config_path() {
             if let Err(e) = reconfig::write_activated_config(&path, &new, my_id, new.version) {
