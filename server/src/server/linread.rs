@@ -132,8 +132,9 @@ pub type NextBarrier = (u64, i64, i32, ConnId);
 pub enum ReadWaiter {
     /// A local read barrier.
     Local(u64),
-    /// A learner's forwarded SYNC: answered with a SYNC packet.
-    Learner(Sid),
+    /// A learner's forwarded SYNC: answered with a SYNC packet on the connection it came
+    /// on (a learner that reconnected pairs SYNC answers with the SYNCs of its new role).
+    Learner { sid: Sid, conn: u64 },
 }
 
 /// Leader: barriers waiting for a read round and for the tree to reach their read index.
@@ -275,13 +276,14 @@ impl Core {
         }
     }
 
-    /// Leader: a learner's SYNC waits for a read round and for everything proposed so far.
-    pub(super) fn leader_sync_barrier(&mut self, from: Sid) {
-        let index = self.last_assigned_zxid;
+    /// Leader: a learner's SYNC, arrived on connection `conn`, waits for a read round and
+    /// for everything proposed so far.
+    pub(super) fn leader_sync_barrier(&mut self, from: Sid, conn: u64) {
         let Role::Leader(l) = &mut self.role else {
             return;
         };
-        if l.reads.add(index, ReadWaiter::Learner(from)) {
+        let index = l.zab.last_proposed();
+        if l.reads.add(index, ReadWaiter::Learner { sid: from, conn }) {
             self.start_read_round();
         }
     }
@@ -320,13 +322,7 @@ impl Core {
         for who in l.reads.release(applied) {
             match who {
                 ReadWaiter::Local(id) => self.finish_barrier(id),
-                ReadWaiter::Learner(sid) => {
-                    let outs = match &mut self.role {
-                        Role::Leader(l) => l.zab.sync_reply(sid).unwrap_or_default(),
-                        _ => Vec::new(),
-                    };
-                    self.run_outputs(outs);
-                }
+                ReadWaiter::Learner { sid, conn } => self.answer_learner_sync(sid, conn),
             }
         }
     }
@@ -377,14 +373,15 @@ mod tests {
         let mut r = LeaderReads::default();
         assert!(r.add(5, ReadWaiter::Local(1)), "no round under way");
         r.started(1);
-        assert!(!r.add(7, ReadWaiter::Learner(2)), "shares the next round");
+        let learner = ReadWaiter::Learner { sid: 2, conn: 9 };
+        assert!(!r.add(7, learner), "shares the next round");
         assert!(r.release(100).is_empty(), "round 1 not confirmed");
         assert!(r.confirmed(1), "the learner needs round 2");
         assert_eq!(r.release(100), vec![ReadWaiter::Local(1)]);
         r.started(2);
         assert!(!r.confirmed(2));
         assert!(r.release(6).is_empty(), "index 7 not applied yet");
-        assert_eq!(r.release(7), vec![ReadWaiter::Learner(2)]);
+        assert_eq!(r.release(7), vec![learner]);
     }
 
     #[test]

@@ -144,6 +144,13 @@ impl Leader {
         self.last_committed
     }
 
+    /// The newest zxid proposed, or the end of the log the leader started from: what a
+    /// learner's SYNC must see applied. Not `(epoch, 0)` while the epoch has no txn yet,
+    /// which no tree would ever reach.
+    pub fn last_proposed(&self) -> i64 {
+        self.last_proposed
+    }
+
     /// Feeds one input; returns what to do, in order.
     pub fn handle(&mut self, input: Input) -> Vec<Output> {
         if self.phase != Phase::Stopped {
@@ -1059,6 +1066,14 @@ mod tests {
         assert!(out.contains(&Output::Serving));
         let (r, out) = l.start_read_round().unwrap();
         assert_eq!(out, vec![Output::ReadRoundConfirmed { round: r }]);
+    }
+
+    #[test]
+    fn a_new_leader_has_proposed_its_log_until_it_proposes() {
+        let mut l = established(make_zxid(3, 9));
+        assert_eq!(l.last_proposed(), make_zxid(3, 9), "not (8, 0)");
+        let (z, _) = l.propose(|_| Bytes::from_static(b"t")).unwrap();
+        assert_eq!((z, l.last_proposed()), (make_zxid(8, 1), make_zxid(8, 1)));
     }
 
     #[test]
