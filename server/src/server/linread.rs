@@ -27,6 +27,14 @@
 //! replies keep their request order. Losing the role closes every client connection and
 //! drops the queues, so waiting reads fail with a connection loss, never stale.
 //!
+//! Liveness: nothing waits for a message that may never come. Until a read round is
+//! confirmed, every leader ping to a voter carries its tag (a voter that synced or
+//! reconnected after the round started was never asked); a SYNC's index is the leader's
+//! last proposal, which at a new leader is the end of its log, not `(epoch, 0)` that no
+//! tree reaches before the epoch's first commit; a SYNC is answered only on the learner
+//! connection it came on (the learner pairs answers with its SYNCs in order); and a request
+//! from a learner still syncing disconnects it rather than being dropped.
+//!
 //! Limits: the leader must run with the key on too (an Apache leader answers a SYNC without
 //! a quorum round); read-only sessions stay non-linearizable, by definition.
 
