@@ -149,9 +149,6 @@ async fn a_follower_of_a_new_leader_answers_reads_before_any_write() {
     }
 }
 
-// Known bug: with linearizableReads=yes a read on a follower can wait forever after the leader
-// is killed. It must not hang CI; run it with `-- --ignored` while fixing it.
-#[ignore = "known hang of a linearizable read across a leader kill; see the comment above"]
 #[tokio::test]
 async fn a_killed_leader_never_lets_a_member_return_stale_data() {
     let mut ens = EnsembleBuilder::new(5)
