@@ -318,3 +318,50 @@ async fn whole_ensemble_kill9_keeps_every_acknowledged_write() {
     load.wait_progress(&ens, 10).await;
     load.finish_and_check(&ens).await;
 }
+
+/// A `sync` through a follower that reaches a new leader before anything of the new epoch
+/// committed is answered (it used to wait for the epoch's first write, forever if none came).
+#[tokio::test]
+async fn a_sync_through_a_follower_of_a_new_leader_needs_no_write() {
+    let mut ens = EnsembleBuilder::new(3).start().await;
+    let leader = ens.wait_leader().await;
+    let mut clients = Vec::new();
+    for i in (0..ens.len()).filter(|&i| i != leader) {
+        clients.push((i, ens.client_bounded(i, Duration::from_secs(20)).await));
+    }
+    clients[0]
+        .1
+        .create("/ps", b"", &open(), CreateMode::Persistent)
+        .await
+        .expect("create");
+    ens.kill9(leader);
+    let new_leader = ens.wait_leader().await;
+    let (_, c) = clients
+        .iter()
+        .find(|(i, _)| *i != new_leader)
+        .expect("a follower of the new leader");
+    let deadline = Instant::now() + common::ensemble::ENSEMBLE_WAIT;
+    loop {
+        match c.sync("/ps").await {
+            Ok(path) => {
+                assert_eq!(path, "/ps");
+                break;
+            }
+            Err(ClientError::Timeout) => {
+                panic!("the sync got no answer\n{}", ens.logs(60))
+            }
+            // A connection loss while the member changed role: retried.
+            Err(e) => {
+                assert!(
+                    Instant::now() < deadline,
+                    "no sync answered: {e}\n{}",
+                    ens.logs(60)
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+    for (_, c) in clients {
+        let _ = c.close().await;
+    }
+}

@@ -6,10 +6,14 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::ensemble::EnsembleBuilder;
+use common::ensemble::{Ensemble, EnsembleBuilder, ENSEMBLE_WAIT};
 use common::util::open;
-use zkserver::client::Client;
+use zkserver::client::{Client, ClientError};
 use zkserver::proto::codes::CreateMode;
+
+/// Bound on one request: far above a read barrier's round trip on two busy cores, so a
+/// request that times out was never going to be answered.
+const REQUEST_BOUND: Duration = Duration::from_secs(20);
 
 fn value(data: Option<Vec<u8>>) -> u64 {
     let text = String::from_utf8(data.unwrap_or_default()).expect("utf-8 value");
@@ -84,11 +88,67 @@ async fn reads_through_any_member_see_writes_acknowledged_elsewhere() {
     }
 }
 
-// Known bug: with linearizableReads=yes a read on a follower can wait forever after the leader
-// is killed (seen once in three full runs: the new leader and every follower were serving, the
-// test's read never got an answer — a read barrier lost across the role change). It must not
-// hang CI; run it with `cargo test --test ensemble_linread -- --ignored` while fixing it.
-#[ignore = "known hang of a linearizable read across a leader kill; see the comment above"]
+/// Fails the test, with the members' logs, when a request was never answered.
+fn unanswered(ens: &Ensemble, what: &str, e: &ClientError) {
+    if matches!(e, ClientError::Timeout) {
+        panic!(
+            "{what} got no answer within {REQUEST_BOUND:?}\n{}",
+            ens.logs(60)
+        );
+    }
+}
+
+/// Reads `path` through `c` until a member answers (a connection loss while the member
+/// changes role is retried); a read left unanswered fails the test.
+async fn read_when_answered(ens: &Ensemble, c: &Client, path: &str) -> Option<Vec<u8>> {
+    let deadline = Instant::now() + ENSEMBLE_WAIT;
+    loop {
+        match c.get_data(path, false).await {
+            Ok((data, _)) => return data,
+            Err(e) => {
+                unanswered(ens, "a read", &e);
+                assert!(
+                    Instant::now() < deadline,
+                    "no read answered in {ENSEMBLE_WAIT:?}, last error {e}\n{}",
+                    ens.logs(60)
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// A follower's read that reaches a new leader before anything of the new epoch committed
+/// is answered all the same (it used to wait for the epoch's first write, forever if none
+/// came).
+#[tokio::test]
+async fn a_follower_of_a_new_leader_answers_reads_before_any_write() {
+    let mut ens = EnsembleBuilder::new(3)
+        .cfg("linearizableReads", "yes")
+        .start()
+        .await;
+    let leader = ens.wait_leader().await;
+    let mut clients = Vec::new();
+    for i in (0..ens.len()).filter(|&i| i != leader) {
+        clients.push((i, ens.client_bounded(i, REQUEST_BOUND).await));
+    }
+    clients[0]
+        .1
+        .create("/nl", b"7", &open(), CreateMode::Persistent)
+        .await
+        .expect("create");
+    ens.kill9(leader);
+    let new_leader = ens.wait_leader().await;
+    let (_, reader) = clients
+        .iter()
+        .find(|(i, _)| *i != new_leader)
+        .expect("a follower of the new leader");
+    assert_eq!(value(read_when_answered(&ens, reader, "/nl").await), 7);
+    for (_, c) in clients {
+        let _ = c.close().await;
+    }
+}
+
 #[tokio::test]
 async fn a_killed_leader_never_lets_a_member_return_stale_data() {
     let mut ens = EnsembleBuilder::new(5)
@@ -99,8 +159,8 @@ async fn a_killed_leader_never_lets_a_member_return_stale_data() {
     ens.wait_all_serving().await;
     let others: Vec<usize> = (0..ens.len()).filter(|&i| i != leader).collect();
     let (wi, ri) = (others[0], others[1]);
-    let writer = ens.client(wi).await;
-    let reader = ens.client(ri).await;
+    let writer = ens.client_bounded(wi, REQUEST_BOUND).await;
+    let reader = ens.client_bounded(ri, REQUEST_BOUND).await;
     writer
         .create("/fo", b"0", &open(), CreateMode::Persistent)
         .await
@@ -117,12 +177,9 @@ async fn a_killed_leader_never_lets_a_member_return_stale_data() {
             killed = true;
         }
         // A write may fail (or succeed unacknowledged) while there is no leader.
-        if writer
-            .set_data("/fo", i.to_string().as_bytes(), -1)
-            .await
-            .is_ok()
-        {
-            acked = i;
+        match writer.set_data("/fo", i.to_string().as_bytes(), -1).await {
+            Ok(_) => acked = i,
+            Err(e) => unanswered(&ens, "a write", &e),
         }
         match reader.get_data("/fo", false).await {
             Ok((data, _)) => {
@@ -135,7 +192,8 @@ async fn a_killed_leader_never_lets_a_member_return_stale_data() {
                     reads_after_kill += 1;
                 }
             }
-            Err(_) => {
+            Err(e) => {
+                unanswered(&ens, "a read", &e);
                 // The member left its role: the read failed rather than answered stale.
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }

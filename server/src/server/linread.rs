@@ -27,6 +27,14 @@
 //! replies keep their request order. Losing the role closes every client connection and
 //! drops the queues, so waiting reads fail with a connection loss, never stale.
 //!
+//! Liveness: nothing waits for a message that may never come. Until a read round is
+//! confirmed, every leader ping to a voter carries its tag (a voter that synced or
+//! reconnected after the round started was never asked); a SYNC's index is the leader's
+//! last proposal, which at a new leader is the end of its log, not `(epoch, 0)` that no
+//! tree reaches before the epoch's first commit; a SYNC is answered only on the learner
+//! connection it came on (the learner pairs answers with its SYNCs in order); and a request
+//! from a learner still syncing disconnects it rather than being dropped.
+//!
 //! Limits: the leader must run with the key on too (an Apache leader answers a SYNC without
 //! a quorum round); read-only sessions stay non-linearizable, by definition.
 
@@ -132,8 +140,9 @@ pub type NextBarrier = (u64, i64, i32, ConnId);
 pub enum ReadWaiter {
     /// A local read barrier.
     Local(u64),
-    /// A learner's forwarded SYNC: answered with a SYNC packet.
-    Learner(Sid),
+    /// A learner's forwarded SYNC: answered with a SYNC packet on the connection it came
+    /// on (a learner that reconnected pairs SYNC answers with the SYNCs of its new role).
+    Learner { sid: Sid, conn: u64 },
 }
 
 /// Leader: barriers waiting for a read round and for the tree to reach their read index.
@@ -275,13 +284,14 @@ impl Core {
         }
     }
 
-    /// Leader: a learner's SYNC waits for a read round and for everything proposed so far.
-    pub(super) fn leader_sync_barrier(&mut self, from: Sid) {
-        let index = self.last_assigned_zxid;
+    /// Leader: a learner's SYNC, arrived on connection `conn`, waits for a read round and
+    /// for everything proposed so far.
+    pub(super) fn leader_sync_barrier(&mut self, from: Sid, conn: u64) {
         let Role::Leader(l) = &mut self.role else {
             return;
         };
-        if l.reads.add(index, ReadWaiter::Learner(from)) {
+        let index = l.zab.last_proposed();
+        if l.reads.add(index, ReadWaiter::Learner { sid: from, conn }) {
             self.start_read_round();
         }
     }
@@ -320,13 +330,7 @@ impl Core {
         for who in l.reads.release(applied) {
             match who {
                 ReadWaiter::Local(id) => self.finish_barrier(id),
-                ReadWaiter::Learner(sid) => {
-                    let outs = match &mut self.role {
-                        Role::Leader(l) => l.zab.sync_reply(sid).unwrap_or_default(),
-                        _ => Vec::new(),
-                    };
-                    self.run_outputs(outs);
-                }
+                ReadWaiter::Learner { sid, conn } => self.answer_learner_sync(sid, conn),
             }
         }
     }
@@ -377,14 +381,15 @@ mod tests {
         let mut r = LeaderReads::default();
         assert!(r.add(5, ReadWaiter::Local(1)), "no round under way");
         r.started(1);
-        assert!(!r.add(7, ReadWaiter::Learner(2)), "shares the next round");
+        let learner = ReadWaiter::Learner { sid: 2, conn: 9 };
+        assert!(!r.add(7, learner), "shares the next round");
         assert!(r.release(100).is_empty(), "round 1 not confirmed");
         assert!(r.confirmed(1), "the learner needs round 2");
         assert_eq!(r.release(100), vec![ReadWaiter::Local(1)]);
         r.started(2);
         assert!(!r.confirmed(2));
         assert!(r.release(6).is_empty(), "index 7 not applied yet");
-        assert_eq!(r.release(7), vec![ReadWaiter::Learner(2)]);
+        assert_eq!(r.release(7), vec![learner]);
     }
 
     #[test]

@@ -454,6 +454,19 @@ impl Ensemble {
         }
     }
 
+    /// A session on member `i` only, whose every request fails with `ClientError::Timeout`
+    /// after `request_timeout`: a request the server never answers fails the test instead
+    /// of hanging it.
+    pub async fn client_bounded(&self, i: usize, request_timeout: Duration) -> Client {
+        let mut cfg =
+            ClientConfig::new([self.addr(i)]).with_session_timeout(Duration::from_secs(15));
+        cfg.request_timeout = Some(request_timeout);
+        match Client::connect(cfg).await {
+            Ok((c, _events)) => c,
+            Err(e) => panic!("connect to server {}: {e}\n{}", i + 1, self.logs(20)),
+        }
+    }
+
     /// Every znode on member `i` after a `sync`, read through a fresh session.
     pub async fn dump(&self, i: usize) -> Result<TreeDump, ClientError> {
         let cfg = ClientConfig::new([self.addr(i)]).with_session_timeout(Duration::from_secs(15));

@@ -156,6 +156,13 @@ impl Leader {
         self.last_committed
     }
 
+    /// The newest zxid proposed, or the end of the log the leader started from: what a
+    /// learner's SYNC must see applied. Not `(epoch, 0)` while the epoch has no txn yet,
+    /// which no tree would ever reach.
+    pub fn last_proposed(&self) -> i64 {
+        self.last_proposed
+    }
+
     /// Feeds one input; returns what to do, in order.
     pub fn handle(&mut self, input: Input) -> Vec<Output> {
         if self.phase != Phase::Stopped {
@@ -427,6 +434,12 @@ impl Leader {
                         request,
                         authinfo,
                     });
+                } else if self.peers.contains_key(&from) {
+                    // A learner serves clients only after UPTODATE: a request before it is
+                    // a broken peer. Dropping the request alone would leave its client (or
+                    // a read barrier) waiting forever; the disconnect fails them instead.
+                    tracing::warn!(from, kind, "request from a learner still syncing");
+                    self.drop_peer(from);
                 }
             }
             ZabPacket::RevalidateRequest {
@@ -811,17 +824,27 @@ impl Leader {
         }
         if now.saturating_sub(self.last_ping_ms) >= self.cfg.tick_ms / 2 {
             self.last_ping_ms = now;
-            let targets: Vec<Sid> = self
+            // While a read round is unconfirmed, voters' pings carry its tag again: a voter
+            // that joined after the round started, or reconnected and lost its ping, is
+            // asked too, so the round cannot wait for voters that were never asked (a
+            // round is only as safe as the pings sent after it started, which these are).
+            let pending_round = (self.phase == Phase::Broadcast
+                && self.read_confirmed < self.read_started)
+                .then(|| -(self.read_started as i64));
+            let targets: Vec<(Sid, i64)> = self
                 .peers
                 .iter()
                 .filter(|(_, p)| p.stage >= Stage::AwaitUpToDate)
-                .map(|(s, _)| *s)
+                .map(|(s, p)| {
+                    let tag = pending_round.filter(|_| !p.observer);
+                    (*s, tag.unwrap_or(self.last_proposed))
+                })
                 .collect();
-            for sid in targets {
+            for (sid, zxid) in targets {
                 self.send(
                     sid,
                     ZabPacket::Ping {
-                        zxid: self.last_proposed,
+                        zxid,
                         sessions: Vec::new(),
                     },
                 );
@@ -1166,6 +1189,105 @@ mod tests {
         assert!(out.contains(&Output::Serving));
         let (r, out) = l.start_read_round().unwrap();
         assert_eq!(out, vec![Output::ReadRoundConfirmed { round: r }]);
+    }
+
+    /// Brings voters `sids` (accepted epoch 1) through FOLLOWERINFO, ACKEPOCH and the
+    /// NEWLEADER ack of epoch 2, each step for all of them in turn.
+    fn join(l: &mut Leader, sids: &[Sid]) -> Vec<Output> {
+        let mut out = Vec::new();
+        for &sid in sids {
+            out.extend(info(l, sid, 1));
+        }
+        for pkt in [
+            ZabPacket::AckEpoch {
+                zxid: 0,
+                current_epoch: 1,
+            },
+            ZabPacket::Ack {
+                zxid: make_zxid(2, 0),
+            },
+        ] {
+            for &from in sids {
+                let pkt = pkt.clone();
+                out.extend(l.handle(Input::Packet { from, pkt }));
+            }
+        }
+        out
+    }
+
+    fn read_pings(out: &[Output]) -> BTreeSet<(Sid, i64)> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Send {
+                    to,
+                    pkt: ZabPacket::Ping { zxid, .. },
+                } if *zxid < 0 => Some((*to, *zxid)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_unconfirmed_read_round_asks_voters_that_joined_after_it_started() {
+        let mut c = cfg();
+        c.voters = BTreeSet::from([1, 2, 3, 4, 5]);
+        let durable = DurableState {
+            accepted_epoch: 1,
+            current_epoch: 1,
+            last_zxid: 0,
+            recent: vec![],
+        };
+        let (mut l, _) = Leader::new(c, durable, 0);
+        let out = join(&mut l, &[2, 3]);
+        assert!(out.contains(&Output::Serving), "{out:?}");
+        // The round asks the only voters synced so far, 2 and 3; 3 leaves before answering.
+        let (r, out) = l.start_read_round().unwrap();
+        assert_eq!(read_pings(&out), BTreeSet::from([(2, -1), (3, -1)]));
+        l.handle(Input::PeerDisconnected { sid: 3 });
+        assert!(ping_reply(&mut l, 2, -1).is_empty(), "2 of 5");
+        // Voter 4 joins: the leader keeps its quorum, and the round must still complete.
+        join(&mut l, &[4]);
+        let out = l.handle(Input::Tick { now_ms: 5 });
+        assert_eq!(read_pings(&out), BTreeSet::from([(2, -1), (4, -1)]));
+        assert_eq!(
+            ping_reply(&mut l, 4, -1),
+            vec![Output::ReadRoundConfirmed { round: r }]
+        );
+        // Confirmed: ticks send ordinary pings again.
+        let out = l.handle(Input::Tick { now_ms: 10 });
+        assert!(read_pings(&out).is_empty(), "{out:?}");
+    }
+
+    #[test]
+    fn a_request_from_a_learner_still_syncing_disconnects_it() {
+        let mut l = established(0);
+        info(&mut l, 3, 7);
+        l.handle(Input::Packet {
+            from: 3,
+            pkt: ZabPacket::AckEpoch {
+                zxid: 0,
+                current_epoch: 3,
+            },
+        });
+        let out = l.handle(Input::Packet {
+            from: 3,
+            pkt: ZabPacket::Request {
+                session_id: 1,
+                cxid: 1,
+                kind: crate::proto::codes::op::SYNC,
+                request: Bytes::new(),
+                authinfo: vec![],
+            },
+        });
+        assert_eq!(out, vec![Output::Disconnect { sid: 3 }]);
+    }
+
+    #[test]
+    fn a_new_leader_has_proposed_its_log_until_it_proposes() {
+        let mut l = established(make_zxid(3, 9));
+        assert_eq!(l.last_proposed(), make_zxid(3, 9), "not (8, 0)");
+        let (z, _) = l.propose(|_| Bytes::from_static(b"t")).unwrap();
+        assert_eq!((z, l.last_proposed()), (make_zxid(8, 1), make_zxid(8, 1)));
     }
 
     #[test]

@@ -75,8 +75,9 @@ pub struct LeaderRole {
     pub peers: HashMap<u64, PeerSender>,
     pub _guard: ServeGuard,
     pub serving: bool,
-    /// Forwarded syncs: answered once everything proposed before them has committed.
-    pub syncs: VecDeque<(i64, u64)>,
+    /// Forwarded syncs: (last proposed zxid, learner, its connection), answered once
+    /// that zxid is applied.
+    pub syncs: VecDeque<(i64, u64, u64)>,
     /// `linearizableReads`: local read barriers, and what waits for read rounds.
     pub barriers: crate::server::linread::ReadBarriers,
     pub reads: crate::server::linread::LeaderReads,

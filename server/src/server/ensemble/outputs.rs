@@ -414,19 +414,28 @@ impl Core {
         authinfo: Vec<crate::proto::records::Id>,
     ) -> Vec<Output> {
         match kind {
-            op::SYNC if self.linearizable() => {
-                self.leader_sync_barrier(from);
-                Vec::new()
-            }
             op::SYNC => {
+                // The packet came on the learner's current connection: its answer must go
+                // back on that one or nowhere.
+                let linearizable = self.linearizable();
+                let applied = self.tree.last_processed_zxid();
                 let Role::Leader(l) = &mut self.role else {
                     return Vec::new();
                 };
-                let last = self.last_assigned_zxid;
-                if self.tree.last_processed_zxid() >= last {
+                let Some(conn) = l.peers.get(&from).map(|p| p.conn()) else {
+                    return Vec::new();
+                };
+                if linearizable {
+                    self.leader_sync_barrier(from, conn);
+                    return Vec::new();
+                }
+                // Everything proposed so far; at a new leader that is the log it started
+                // with (already applied) until the epoch's first proposal.
+                let last = l.zab.last_proposed();
+                if applied >= last && l.syncs.is_empty() {
                     return l.zab.sync_reply(from).unwrap_or_default();
                 }
-                l.syncs.push_back((last, from));
+                l.syncs.push_back((last, from, conn));
                 Vec::new()
             }
             op::CREATE_SESSION => {
@@ -455,18 +464,34 @@ impl Core {
 
     fn answer_leader_syncs(&mut self) {
         let applied = self.tree.last_processed_zxid();
-        let mut outs = Vec::new();
+        let mut ready = Vec::new();
         if let Role::Leader(l) = &mut self.role {
-            while l.syncs.front().is_some_and(|(z, _)| *z <= applied) {
-                if let Some((_, from)) = l.syncs.pop_front() {
-                    outs.extend(l.zab.sync_reply(from).unwrap_or_default());
+            while l.syncs.front().is_some_and(|(z, _, _)| *z <= applied) {
+                if let Some((_, sid, conn)) = l.syncs.pop_front() {
+                    ready.push((sid, conn));
                 }
             }
         }
-        self.run_outputs(outs);
+        for (sid, conn) in ready {
+            self.answer_learner_sync(sid, conn);
+        }
         if self.linearizable() {
             self.release_leader_reads();
         }
+    }
+
+    /// Leader: answers a learner's SYNC that arrived on connection `conn`. If the learner
+    /// has reconnected since, the answer is dropped: its new role has SYNCs of its own,
+    /// paired with answers in order, and this one would answer one of them too early.
+    pub(in crate::server) fn answer_learner_sync(&mut self, sid: u64, conn: u64) {
+        let Role::Leader(l) = &mut self.role else {
+            return;
+        };
+        if l.peers.get(&sid).is_none_or(|p| p.conn() != conn) {
+            return;
+        }
+        let outs = l.zab.sync_reply(sid).unwrap_or_default();
+        self.run_outputs(outs);
     }
 
     /// Learner: sends a client's write (or sync, or session change) to the leader.
