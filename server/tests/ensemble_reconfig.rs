@@ -38,10 +38,18 @@ fn builder(voters: usize) -> EnsembleBuilder {
         .cfg("DigestAuthenticationProvider.superDigest", SUPER_DIGEST)
 }
 
+/// Client settings for `addrs`: every request is bounded, so a request the ensemble never
+/// answers fails the test instead of hanging it.
+fn bounded(addrs: Vec<String>) -> ClientConfig {
+    let mut cfg = ClientConfig::new(addrs).with_session_timeout(Duration::from_secs(20));
+    cfg.request_timeout = Some(ENSEMBLE_WAIT);
+    cfg
+}
+
 /// A session on `servers` authenticated as the super user.
 async fn admin(ens: &Ensemble, servers: &[usize]) -> Client {
     let addrs: Vec<String> = servers.iter().map(|&i| ens.addr(i)).collect();
-    let cfg = ClientConfig::new(addrs).with_session_timeout(Duration::from_secs(20));
+    let cfg = bounded(addrs);
     let (c, _) = Client::connect(cfg).await.expect("connect");
     c.add_auth("digest", b"super:test").await.expect("auth");
     c
@@ -113,8 +121,9 @@ struct Writer {
 impl Writer {
     async fn start(ens: &Ensemble, servers: &[usize]) -> Writer {
         let addrs: Vec<String> = servers.iter().map(|&i| ens.addr(i)).collect();
-        let cfg = ClientConfig::new(addrs).with_session_timeout(Duration::from_secs(20));
-        let (c, _) = Client::connect(cfg).await.expect("writer connects");
+        let (c, _) = Client::connect(bounded(addrs))
+            .await
+            .expect("writer connects");
         match c
             .create("/load", b"", &open(), CreateMode::Persistent)
             .await
@@ -381,7 +390,7 @@ async fn refused_reconfigs_change_nothing() {
     let spec = ens.members[3].server_spec();
 
     // Without the super user: /zookeeper/config is world-readable only.
-    let plain = ens.client(leader).await;
+    let plain = ens.client_bounded(leader, ENSEMBLE_WAIT).await;
     let err = plain
         .reconfig(Some(&spec), None, None, -1)
         .await
@@ -550,4 +559,66 @@ async fn zkserver_reconfig_cli_with_super_auth() {
     assert!(ok);
     assert!(!stdout.contains("server.4="), "{stdout}");
     ens.kill9(3);
+}
+
+/// The next watch event that is about a node (session state events skipped).
+async fn next_node_event(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<zkserver::client::WatchedEvent>,
+) -> zkserver::client::WatchedEvent {
+    loop {
+        let ev = tokio::time::timeout(ENSEMBLE_WAIT, rx.recv())
+            .await
+            .expect("a watch event in time")
+            .expect("event channel open");
+        if ev.kind != zkserver::proto::codes::event::NONE {
+            return ev;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_server_ensemble_grows_to_three_and_config_watches_fire() {
+    // standaloneEnabled=false: one server runs the quorum code, so it can grow (as in
+    // Apache's guide); an operator starts a ZkEnsemble of one this way.
+    let mut ens = builder(1)
+        .spares(2)
+        .cfg("standaloneEnabled", "false")
+        .start()
+        .await;
+    let (c, mut events) = Client::connect(bounded(vec![ens.addr(0)])).await.unwrap();
+    c.add_auth("digest", b"super:test").await.unwrap();
+    let (before, st) = c.get_config(true).await.unwrap();
+    let before = String::from_utf8(before).unwrap();
+    assert_eq!(ids(&before), BTreeSet::from([1]), "{before}");
+    let mut members = vec![0];
+    for i in 1..3 {
+        ens.prepare_joiner(i, &members);
+        ens.restart(i);
+        ens.wait_serving(i).await;
+        let spec = ens.members[i].server_spec();
+        let (text, version) = reconfig(&ens, &c, Some(&spec), None).await;
+        assert!(version > st.mzxid);
+        assert!(text.ends_with(&format!("version={version:x}")), "{text}");
+        let ev = next_node_event(&mut events).await;
+        assert_eq!(
+            (ev.kind, ev.path.as_str()),
+            (
+                zkserver::proto::codes::event::NODE_DATA_CHANGED,
+                "/zookeeper/config"
+            )
+        );
+        let (now, _) = c.get_config(true).await.unwrap();
+        assert_eq!(String::from_utf8(now).unwrap(), text);
+        members.push(i);
+    }
+    ens.wait_leader().await;
+    // Three voters now: losing one keeps the quorum.
+    let leader = ens.wait_leader().await;
+    ens.kill9((leader + 1) % 3);
+    let w = admin(&ens, &[leader]).await;
+    w.create("/three", b"", &open(), CreateMode::Persistent)
+        .await
+        .expect("two of three commit");
+    let _ = w.close().await;
+    let _ = c.close().await;
 }

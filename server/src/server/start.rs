@@ -138,8 +138,7 @@ pub async fn run(cfg: ServerConfig) -> Result<(), ServerError> {
         }
         let members = newest_membership(&cfg, &tree);
         let q = ensemble_ctx(&members, tree.last_processed_zxid(), quorum_tx, peer_tx).await?;
-        let time = crate::server::core::wall_ms();
-        tree.init_config_node(&q.config_text, q.config_version as i64, time);
+        tree.init_config_node(&q.config_text, q.config_version as i64);
         Some(q)
     };
 

@@ -308,8 +308,13 @@ impl DataTree {
     /// Puts the active config into /zookeeper/config outside any txn, as Apache's
     /// `ZKDatabase.initConfigInZKDatabase` does when an ensemble member starts: version −1,
     /// mzxid the config version. Fires no watch and leaves the last processed zxid alone.
-    pub fn init_config_node(&mut self, text: &Bytes, version: i64, time: i64) {
-        self.set_data(super::CONFIG_NODE, Some(text), -1, version, time);
+    /// Unlike Apache, which stamps each member's wall clock, mtime is 0 unless a reconfig
+    /// txn set the node, so every member holds the same tree; unchanged text is left alone.
+    pub fn init_config_node(&mut self, text: &Bytes, version: i64) {
+        let current = self.get_data(super::CONFIG_NODE).and_then(|(d, _)| d);
+        if current.as_ref() != Some(text) {
+            self.set_data(super::CONFIG_NODE, Some(text), -1, version, 0);
+        }
     }
 
     fn set_data(

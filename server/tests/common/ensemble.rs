@@ -327,9 +327,10 @@ impl Ensemble {
     }
 
     /// Rewrites spare `i`'s membership to `members` plus itself, as an operator configures a
-    /// server it is about to add to the current ensemble.
+    /// server it is about to add: it syncs as a non-voting follower of the current leader,
+    /// and `reconfig -add` then makes it a voter.
     pub fn prepare_joiner(&mut self, i: usize, members: &[usize]) {
-        let mut lines: Vec<String> = members
+        let lines: Vec<String> = members
             .iter()
             .chain(std::iter::once(&i))
             .map(|&m| self.members[m].server_spec())
@@ -341,7 +342,7 @@ impl Ensemble {
             .filter(|l| !l.starts_with("server.") && !l.starts_with("clientPort"))
             .map(String::from)
             .collect();
-        kept.append(&mut lines);
+        kept.extend(lines);
         fs::write(path, kept.join("\n") + "\n").expect("write zoo.cfg");
     }
 

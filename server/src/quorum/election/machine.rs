@@ -89,6 +89,8 @@ pub struct Election {
     /// Peers whose connection dropped and has not come back.
     lost: BTreeSet<u64>,
     newer_config: Option<(u64, Bytes)>,
+    /// The config text the newest LEADING notification carried, with its sender.
+    leader_config: Option<(u64, Bytes)>,
 }
 
 impl Election {
@@ -137,6 +139,7 @@ impl Election {
             connected: BTreeSet::new(),
             lost: BTreeSet::new(),
             newer_config: None,
+            leader_config: None,
         }
     }
 
@@ -538,13 +541,44 @@ impl Election {
                 return;
             }
         }
+        if from == n.leader && n.state == ServerState::Leading {
+            self.leader_config = Some((from, n.config.clone()));
+        }
         self.out_of_election.insert(from, target);
-        if self.has_quorum(&self.out_of_election, &target)
+        if (self.has_quorum(&self.out_of_election, &target)
+            || self.joiner_quorum(&self.out_of_election, &target))
             && self.check_leader(&self.out_of_election, n.leader, n.election_epoch)
         {
             self.logical_clock = n.election_epoch;
             self.decide(cand, n.election_epoch, out);
         }
+    }
+
+    /// A server about to be added lists itself as a voter, so its own config may need its
+    /// own vote to reach a quorum (growing one server to two). When the leader's announced
+    /// config is at least as new as ours and does not count us as a voter, a quorum of THAT
+    /// config backing the leader is enough: we join as a non-voting learner until the
+    /// reconfig that adds us commits (Zab's epoch checks keep a stale leader harmless).
+    fn joiner_quorum(&self, votes: &BTreeMap<u64, TrackedVote>, target: &TrackedVote) -> bool {
+        let Some((leader, text)) = &self.leader_config else {
+            return false;
+        };
+        if *leader != target.vote.leader {
+            return false;
+        }
+        let Some(config) = crate::config::QuorumConfig::parse_text(text, true) else {
+            return false;
+        };
+        let theirs = QuorumMaj::new(&config.servers, config.version);
+        if theirs.version() < self.verifier.version() || theirs.is_voter(self.my_id) {
+            return false;
+        }
+        let acks: BTreeSet<u64> = votes
+            .iter()
+            .filter(|(_, v)| target.matches(v))
+            .map(|(sid, _)| *sid)
+            .collect();
+        theirs.contains_quorum(&acks)
     }
 
     fn has_quorum(&self, votes: &BTreeMap<u64, TrackedVote>, target: &TrackedVote) -> bool {
@@ -565,6 +599,29 @@ impl Election {
         } else {
             self.logical_clock == round
         }
+    }
+
+    /// Settles on a leader outside an election (a committed reconfig named it): LOOKING
+    /// peers are answered with it from now on, as after Apache's `updateVote`.
+    pub fn settle(&mut self, leader: u64, zxid: i64, peer_epoch: i64) {
+        let state = if leader == self.my_id {
+            ServerState::Leading
+        } else if self.is_observer {
+            ServerState::Observing
+        } else {
+            ServerState::Following
+        };
+        self.state = state;
+        self.running = false;
+        self.finalize_deadline_ms = None;
+        self.inbox.clear();
+        self.current_vote = Vote {
+            leader,
+            zxid,
+            election_epoch: self.logical_clock,
+            peer_epoch,
+            state,
+        };
     }
 
     fn decide(&mut self, c: Candidate, round: i64, out: &mut Vec<Output>) {

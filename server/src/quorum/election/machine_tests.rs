@@ -402,3 +402,60 @@ fn a_voter_never_heard_from_still_gets_the_finalize_wait() {
     let d = run(&mut nodes, VecDeque::new(), 200);
     assert_eq!(d[&2], (2, ServerState::Leading));
 }
+
+fn leading_with_config(leader: u64, round: i64, config: &'static [u8]) -> Notification {
+    Notification {
+        config: Bytes::from_static(config),
+        ..settled(ServerState::Leading, leader, 9, round, 1)
+    }
+}
+
+#[test]
+fn a_joiner_follows_a_leader_whose_own_config_has_a_quorum() {
+    // Server 2 lists {1, 2}; the running ensemble is server 1 alone.
+    let mut e = node(2, &[1, 2], &[], 0, 0);
+    e.start(0);
+    let one = b"server.1=127.0.0.1:2001:3001:participant\nversion=0";
+    let out = e.step(Input::Notification {
+        from: 1,
+        n: leading_with_config(1, 4, one),
+    });
+    assert_eq!(decided(&out), Some((1, ServerState::Following)));
+}
+
+#[test]
+fn a_member_never_takes_the_joiner_shortcut() {
+    // Server 3 is a voter in the leader's config: it needs a quorum of its own view.
+    let mut e = node(3, &[1, 2, 3], &[], 0, 0);
+    e.start(0);
+    let cfg = b"server.1=127.0.0.1:2001:3001:participant\nserver.2=127.0.0.1:2002:3002:participant\nserver.3=127.0.0.1:2003:3003:participant\nversion=0";
+    let out = e.step(Input::Notification {
+        from: 1,
+        n: leading_with_config(1, 4, cfg),
+    });
+    assert!(decided(&out).is_none());
+}
+
+#[test]
+fn a_joiner_ignores_an_older_leader_config() {
+    let q = QuorumMaj::from_ids([1, 2], [], 5);
+    let mut e = Election::new(2, q, 0, 0, 0, false, Bytes::from_static(b"version=5"));
+    e.start(0);
+    let one = b"server.1=127.0.0.1:2001:3001:participant\nversion=1";
+    let out = e.step(Input::Notification {
+        from: 1,
+        n: leading_with_config(1, 4, one),
+    });
+    assert!(decided(&out).is_none());
+}
+
+#[test]
+fn a_settled_vote_answers_looking_peers() {
+    let mut e = node(2, &[1, 2, 3], &[], 0, 0);
+    e.settle(3, 0x1_0000_0004, 1);
+    assert_eq!(e.state(), ServerState::Following);
+    let reply = e
+        .answer_while_settled(1, &looking(1, 0, 1, 0))
+        .expect("answers");
+    assert_eq!((reply.leader, reply.state), (3, ServerState::Following));
+}

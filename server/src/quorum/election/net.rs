@@ -105,6 +105,12 @@ enum Event {
         addrs: Vec<String>,
         stream: TcpStream,
     },
+    /// A reconfig named the leader: settle on it without an election.
+    Settle {
+        leader: u64,
+        zxid: i64,
+        peer_epoch: i64,
+    },
     /// A new membership (reconfig): count votes with it, reach its new members.
     SetConfig {
         servers: BTreeMap<u64, ServerSpec>,
@@ -240,6 +246,17 @@ pub struct ConfigUpdater {
 }
 
 impl ConfigUpdater {
+    /// Settles the election on the leader a reconfig designated (no round is run).
+    pub fn settle(&self, leader: u64, zxid: i64, peer_epoch: i64) -> bool {
+        self.events
+            .try_send(Event::Settle {
+                leader,
+                zxid,
+                peer_epoch,
+            })
+            .is_ok()
+    }
+
     /// Queues the new membership (in order with earlier ones); false when the election
     /// service has stopped or is hopelessly behind.
     pub fn set_config(&self, servers: BTreeMap<u64, ServerSpec>, version: u64) -> bool {
@@ -396,6 +413,13 @@ fn adopt_newer(
     if config.version != version {
         return Vec::new();
     }
+    // A server configured to join lists itself before the ensemble has added it: it keeps
+    // its own config (its own line lets it find the leader) until the reconfig that adds it
+    // reaches it through the leader.
+    let me = election.my_id();
+    if !config.servers.contains_key(&me) && election.verifier().is_member(me) {
+        return Vec::new();
+    }
     adopt(election, peers, &config.servers, version);
     if let Some(tx) = &adoption.tx {
         let _ = tx.send(text);
@@ -428,6 +452,10 @@ async fn core_loop(
                 }
                 Some(Event::Inbound { sid, addrs, stream }) => {
                     peers.inbound(sid, addrs, stream);
+                    Vec::new()
+                }
+                Some(Event::Settle { leader, zxid, peer_epoch }) => {
+                    election.settle(leader, zxid, peer_epoch);
                     Vec::new()
                 }
                 Some(Event::SetConfig { servers, version }) => {

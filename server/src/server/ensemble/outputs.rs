@@ -7,12 +7,12 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 use tracing::{error, info, warn};
 
-use super::{write_epoch, PendingSync, Role, ACCEPTED_EPOCH, CURRENT_EPOCH};
+use super::{write_epoch, NextRole, PendingSync, Role, ACCEPTED_EPOCH, CURRENT_EPOCH};
 use crate::net::ConnId;
 use crate::proto::codes::op;
 use crate::proto::txn::Txn;
 use crate::quorum::transport::PeerEvent;
-use crate::quorum::zab::{make_zxid, Input, NewMembers, Output, ZabError};
+use crate::quorum::zab::{make_zxid, Input, NewMembers, Output, StepDownReason, ZabError};
 use crate::server::core::{Core, Deferred, Origin};
 
 impl Core {
@@ -183,7 +183,11 @@ impl Core {
                 Vec::new()
             }
             Output::StepDown { reason } => {
-                self.end_role(&format!("{reason:?}"));
+                let next = match reason {
+                    StepDownReason::Reconfigured { successor } => self.role_under(successor),
+                    _ => NextRole::Look,
+                };
+                self.end_role_then(&format!("{reason:?}"), next);
                 Vec::new()
             }
             Output::ForwardedRequest {

@@ -9,13 +9,13 @@ use std::collections::BTreeSet;
 use bytes::Bytes;
 use tracing::{info, warn};
 
-use super::Role;
+use super::{NextRole, Role};
 use crate::auth::AuthInfo;
 use crate::config::{QuorumConfig, Role as MemberRole};
 use crate::proto::codes::{perms, ErrorCode};
 use crate::proto::txn::SetDataTxn;
 use crate::quorum::reconfig::{self, ReconfigContext, ReconfigOp};
-use crate::quorum::zab::NewMembers;
+use crate::quorum::zab::{LearnerKind, NewMembers};
 use crate::server::core::Core;
 
 /// The znode that holds the config text.
@@ -165,35 +165,38 @@ impl Core {
         }
     }
 
-    /// A reconfig committed and was applied: does this server keep its role?
-    pub(in crate::server) fn on_reconfigured(&mut self, zxid: i64, leader: u64) {
+    /// What this server becomes under the current config when `leader` leads it.
+    pub(in crate::server) fn role_under(&self, leader: u64) -> NextRole {
         let Some(q) = self.quorum.as_ref() else {
+            return NextRole::Look;
+        };
+        match reconfig::role_after(q.my_id, &q.servers) {
+            None => NextRole::Look,
+            Some(_) if leader == q.my_id => NextRole::Lead,
+            Some(MemberRole::Observer) => NextRole::Follow(leader, LearnerKind::Observer),
+            Some(MemberRole::Participant) => NextRole::Follow(leader, LearnerKind::Follower),
+        }
+    }
+
+    /// A reconfig committed and was applied at a learner: does it keep its role? If not, it
+    /// takes its new one at once (removed servers look for a leader).
+    pub(in crate::server) fn on_reconfigured(&mut self, zxid: i64, leader: u64) {
+        // Zab stepped the leader down itself when another server leads the new config.
+        let Role::Learner(l) = &self.role else {
             return;
         };
-        let my_id = q.my_id;
-        let role_after = reconfig::role_after(my_id, &q.servers);
-        let why = match (&self.role, role_after) {
-            // Zab stepped the leader down itself when another server leads the new config.
-            (Role::Leader(_), _) => None,
-            (_, None) => Some("removed from the configuration".to_string()),
-            (Role::Learner(l), Some(role)) => {
-                let was_observer = l.kind == crate::quorum::zab::LearnerKind::Observer;
-                if was_observer != (role == MemberRole::Observer) {
-                    Some(format!("role changed to {role:?}"))
-                } else if l.leader_sid != leader {
-                    Some(format!("the new config is led by {leader}"))
-                } else {
-                    None
-                }
-            }
-            _ => None,
-        };
+        let current = NextRole::Follow(l.leader_sid, l.kind);
+        let next = self.role_under(leader);
         info!(
             "reconfig 0x{zxid:x} committed: leader {leader}, this server {}",
-            why.as_deref().unwrap_or("keeps its role")
+            if next == current {
+                "keeps its role".to_string()
+            } else {
+                format!("goes on as {next:?}")
+            }
         );
-        if let Some(why) = why {
-            self.end_role(&why);
+        if next != current {
+            self.end_role_then("reconfigured", next);
         }
     }
 }

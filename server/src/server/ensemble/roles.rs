@@ -20,6 +20,17 @@ use crate::storage;
 /// Commit log kept for DIFF syncs (Apache's `zookeeper.commitLogCount` default).
 const COMMIT_LOG_COUNT: usize = 500;
 
+/// What a server does once its role ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextRole {
+    /// Run an election.
+    Look,
+    /// Follow (or observe) the leader a reconfig named.
+    Follow(u64, LearnerKind),
+    /// Lead: a reconfig named this server.
+    Lead,
+}
+
 /// Runs elections on request from the core and reports each decision back.
 pub async fn election_loop(
     handle: ElectionHandle,
@@ -268,6 +279,12 @@ impl Core {
     /// Leaves the current role: clients are disconnected (their sessions live on), the log
     /// is flushed and replayed into the tree, and a new election starts.
     pub(in crate::server) fn end_role(&mut self, why: &str) {
+        self.end_role_then(why, NextRole::Look);
+    }
+
+    /// Ends the role, then looks for a leader or, when a reconfig named one, takes the
+    /// named role at once (Apache's `reconfigFlag`: no election after a reconfig).
+    pub(in crate::server) fn end_role_then(&mut self, why: &str, next: NextRole) {
         if matches!(self.role, Role::Standalone) {
             return;
         }
@@ -293,7 +310,28 @@ impl Core {
             error!("cannot reopen the transaction log: {e}; exiting");
             std::process::exit(3);
         }
-        self.start_looking();
+        match next {
+            NextRole::Look => self.start_looking(),
+            NextRole::Follow(leader, kind) => {
+                self.settle_election(leader);
+                self.dial_leader(leader, kind);
+            }
+            NextRole::Lead => {
+                let me = self.quorum.as_ref().map_or(0, |q| q.my_id);
+                self.settle_election(me);
+                self.become_leader();
+            }
+        }
+    }
+
+    /// Tells the election which leader a reconfig named, so LOOKING peers learn it.
+    fn settle_election(&self, leader: u64) {
+        if let Some(q) = &self.quorum {
+            if let Some(e) = &q.election {
+                let zxid = self.tree.last_processed_zxid();
+                e.settle(leader, zxid, q.current_epoch as i64);
+            }
+        }
     }
 
     /// Stops the log thread (committing what it holds), optionally truncates the log,
