@@ -30,6 +30,9 @@ from typing import Callable, Optional
 
 CLIENT_PORT = 2181
 DEFAULT_IMAGE = "zkserver:dev"
+# Apache ZooKeeper from the host (e2e/docker/apache-image.sh): its JRE and jars are mounted.
+APACHE_IMAGE = "zke2e-apache:host"
+APACHE_MOUNTS = ("-v", "/usr:/usr:ro", "-v", "/etc/java-17-openjdk:/etc/java-17-openjdk:ro")
 
 # Short ticks so that a lost leader is noticed within syncLimit * tickTime = 2 s, as the
 # "new leader within a few seconds" requirement needs; sessions may then be as short as 1 s.
@@ -136,8 +139,10 @@ class Member:
 class Cluster:
     """Creates, starts, kills, partitions and removes the three containers of one ensemble."""
 
-    def __init__(self, image: str = DEFAULT_IMAGE, size: int = 3):
+    def __init__(self, image: str = DEFAULT_IMAGE, size: int = 3, apache: bool = False):
         self.image = image
+        # Apache's image (APACHE_IMAGE) runs the host's JRE and jars, mounted read-only.
+        self.apache = apache
         self.prefix = f"zke2e-{uuid.uuid4().hex[:8]}"
         self.quorum_net = f"{self.prefix}-quorum"
         self.client_net = f"{self.prefix}-client"
@@ -167,6 +172,7 @@ class Cluster:
                 "--network-alias", f"zk{sid}",
                 "--label", f"zk-e2e={self.prefix}",
                 "-e", f"ZKSERVER_LOG={os.environ.get('ZK_E2E_LOG', 'info')}",
+                *(APACHE_MOUNTS if self.apache else ()),
                 self.image,
             )  # fmt: skip
             self._containers.append(name)

@@ -7,6 +7,7 @@ reason when docker or the image is not usable here.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -14,9 +15,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cluster import DEFAULT_IMAGE, Cluster, docker_unusable_reason  # noqa: E402
+from cluster import APACHE_IMAGE, DEFAULT_IMAGE, Cluster, docker_unusable_reason  # noqa: E402
 
-IMAGE = os.environ.get("ZK_E2E_IMAGE", DEFAULT_IMAGE)
+# ZK_E2E_TARGET=apache runs the same tests against the host's Apache ZooKeeper (the reference).
+APACHE = os.environ.get("ZK_E2E_TARGET", "zkserver") == "apache"
+IMAGE = os.environ.get("ZK_E2E_IMAGE", APACHE_IMAGE if APACHE else DEFAULT_IMAGE)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -24,6 +27,14 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
     setattr(item, f"rep_{rep.when}", rep)
+
+
+def save_logs(c: Cluster, log_dir: Path, test: str) -> None:
+    """Writes each server's whole log, with docker's timestamps, to `log_dir` (ZK_E2E_LOG_DIR)."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    for sid, m in c.members.items():
+        proc = subprocess.run(["docker", "logs", "-t", m.container], capture_output=True, text=True, timeout=60)
+        (log_dir / f"{test}-{c.prefix}-zk{sid}.log").write_text(proc.stdout + proc.stderr)
 
 
 @pytest.fixture(scope="session")
@@ -36,13 +47,16 @@ def docker_ready():
 
 @pytest.fixture
 def cluster(docker_ready, request):
-    c = Cluster(image=docker_ready)
+    c = Cluster(image=docker_ready, apache=APACHE)
     try:
         c.create()
         c.wait_for_quorum(timeout=60)
         yield c
     finally:
         rep = getattr(request.node, "rep_call", None)
+        log_dir = os.environ.get("ZK_E2E_LOG_DIR")
+        if log_dir:
+            save_logs(c, Path(log_dir), request.node.name)
         if rep is None or rep.failed:
             for sid in c.members:
                 try:

@@ -56,8 +56,9 @@ def ephemerals(tree: Tree) -> dict[str, int]:
     return {p: n.stat[7] for p, n in tree.items() if n.stat[7] != 0}
 
 
-def differences(a: Tree, b: Tree, limit: int = 10) -> list[str]:
-    """Human-readable differences between two trees (empty when identical)."""
+def differences(a: Tree, b: Tree, limit: int = 10, local_mtime: frozenset = frozenset()) -> list[str]:
+    """Human-readable differences between two trees (empty when identical). Nodes named in
+    `local_mtime` may differ in their mtime (ZnodeStat field 3) only."""
     out = []
     for p in sorted(set(a) - set(b))[:limit]:
         out.append(f"only in first: {p}")
@@ -66,6 +67,9 @@ def differences(a: Tree, b: Tree, limit: int = 10) -> list[str]:
     for p in sorted(set(a) & set(b)):
         if len(out) >= 3 * limit:
             break
-        if a[p] != b[p]:
+        x, y = a[p], b[p]
+        if p in local_mtime:
+            x, y = x._replace(stat=x.stat[:3] + x.stat[4:]), y._replace(stat=y.stat[:3] + y.stat[4:])
+        if x != y:
             out.append(f"differs at {p}: {a[p]} != {b[p]}")
     return out

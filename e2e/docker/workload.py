@@ -6,6 +6,7 @@ can demand that every acknowledged write survives and that nothing appears that 
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -17,7 +18,7 @@ from typing import Optional
 
 from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import KazooException, NodeExistsError
-from kazoo.handlers.threading import KazooTimeoutError
+from kazoo.handlers.threading import KazooTimeoutError, SequentialThreadingHandler
 
 LOAD = "/e2e/load"
 SEQ = "/e2e/seq"
@@ -35,6 +36,32 @@ def ensure_layout(hosts: str) -> None:
     finally:
         zk.stop()
         zk.close()
+
+
+class BoundedConnectHandler(SequentialThreadingHandler):
+    """kazoo's threading handler with every TCP connect bounded, as Apache's Java client does.
+
+    kazoo 2.11 gives each TCP connect the whole session timeout (kazoo issues #517 and #756,
+    fix pending in PR #685). A connect to a killed container's address is never answered (the
+    address is gone from the bridge: no RST), so a writer whose shuffled host list puts that
+    address first hangs for a whole session timeout. The new leader gave every session a fresh
+    lease when it started serving, about 100 ms after the kill, so the writer comes back just
+    as its session is due: zkserver expired one 28 ms before its writer got through. Apache
+    treats it the same way; with these settings minus this handler, two of four writers lost
+    their sessions against Apache (ZK_E2E_TARGET=apache) after hanging on the dead address
+    twice in a row (last in one shuffled sweep, first in the next). Apache's Java client
+    bounds each connect at sessionTimeout / number of hosts, so it tries every host within
+    one session timeout; a kazoo user who wants to survive the loss of a host must bound it
+    likewise, and so do these writers.
+    """
+
+    def __init__(self, connect_timeout: float):
+        super().__init__()
+        self.connect_timeout = connect_timeout
+
+    def create_connection(self, *args, **kwargs):
+        kwargs["timeout"] = min(kwargs.get("timeout") or self.connect_timeout, self.connect_timeout)
+        return super().create_connection(*args, **kwargs)
 
 
 @dataclass
@@ -62,11 +89,15 @@ class Writer:
         # container's address hangs until it times out: with those defaults a client can stay
         # away longer than its session timeout, which Apache would expire just the same. A
         # client that wants to keep its session reconnects briskly; so do these.
+        session_timeout = 10.0
         self.zk = KazooClient(
             hosts=self.hosts,
-            timeout=10,
+            timeout=session_timeout,
+            handler=BoundedConnectHandler(session_timeout / len(self.hosts.split(","))),
             randomize_hosts=True,
             connection_retry={"max_tries": -1, "delay": 0.1, "backoff": 1.5, "max_delay": 1.0},
+            # One logger per writer, so a log file (pytest --log-file) tells their reconnects apart.
+            logger=logging.getLogger(f"kazoo.writer{self.wid}"),
         )
         self.zk.add_listener(self._on_state)
 

@@ -8,13 +8,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use parking_lot::Mutex;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use common::ensemble::{Ensemble, EnsembleBuilder};
 use common::util::open;
 use zkserver::client::{Client, ClientConfig, ClientError, State};
 use zkserver::proto::codes::CreateMode;
+use zkserver::proto::jute::{Jute, JuteReader};
+use zkserver::proto::records::{ConnectRequestFixed, ConnectResponseFixed};
 
 /// Short enough that a lost lease shows within a round, long enough for an election.
 const SESSION_TIMEOUT: Duration = Duration::from_secs(4);
@@ -161,4 +166,86 @@ async fn writers_keep_their_sessions_across_leader_kills() {
     }
     let acked: Vec<usize> = logs.iter().map(|l| l.lock().acked).collect();
     eprintln!("acknowledged writes per writer: {acked:?}");
+}
+
+/// A bare handshake on `addr` for `session` (0: a new one). The connection stays silent
+/// afterwards: no pings, no requests, so only the handshake itself can renew the lease.
+async fn handshake(
+    addr: &str,
+    timeout_ms: i32,
+    session: i64,
+    passwd: &[u8],
+) -> (TcpStream, ConnectResponseFixed) {
+    let mut body = ConnectRequestFixed {
+        protocol_version: 0,
+        last_zxid_seen: 0,
+        time_out: timeout_ms,
+        session_id: session,
+        passwd: Some(Bytes::copy_from_slice(passwd)),
+    }
+    .to_bytes();
+    body.push(0); // readOnly: false
+    let mut frame = (body.len() as i32).to_be_bytes().to_vec();
+    frame.extend_from_slice(&body);
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    s.write_all(&frame).await.expect("send ConnectRequest");
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len)
+        .await
+        .expect("ConnectResponse length");
+    let mut buf = vec![0u8; i32::from_be_bytes(len).max(0) as usize];
+    s.read_exact(&mut buf).await.expect("ConnectResponse");
+    let resp = ConnectResponseFixed::read_from(&mut JuteReader::new(Bytes::from(buf)))
+        .expect("decode ConnectResponse");
+    (s, resp)
+}
+
+/// A client that reconnects to a follower keeps its session for a full timeout from then on,
+/// even if it says nothing more: the follower asks the leader, whose answer renews the lease
+/// (Apache's learners revalidate every reconnect). Answering from the follower's own table
+/// left the leader's deadline where it was: a client that reached a follower shortly before
+/// its session's deadline was accepted and expired moments later (seen with kazoo after a
+/// leader kill, when its first reconnect attempt hung on the dead server's address).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconnect_to_a_follower_renews_the_lease_on_the_leader() {
+    // The longest timeout the default maxSessionTimeout (20 ticks of 300 ms) grants.
+    const T_MS: i32 = 6000;
+    let t = Duration::from_millis(T_MS as u64);
+    let ens = EnsembleBuilder::new(3).start().await;
+    let leader = ens.wait_leader().await;
+    let follower = (0..ens.len()).find(|&i| i != leader).expect("a follower");
+
+    let (gone, created) = handshake(&ens.addr(leader), T_MS, 0, &[0; 16]).await;
+    assert_eq!(created.time_out, T_MS, "negotiated timeout");
+    let passwd = created.passwd.clone().expect("password");
+    // Gone without a closeSession: the leader's lease runs out T after this.
+    drop(gone);
+    let left = Instant::now();
+
+    tokio::time::sleep(t / 2).await;
+    let (quiet, resumed) = handshake(&ens.addr(follower), T_MS, created.session_id, &passwd).await;
+    let reconnected = left.elapsed();
+    assert_eq!(
+        resumed.session_id, created.session_id,
+        "the follower resumes the session"
+    );
+    assert!(resumed.time_out > 0, "the follower resumes the session");
+    assert!(
+        reconnected < t * 3 / 4,
+        "the machine is too slow for this test: reconnected {reconnected:?} after leaving"
+    );
+
+    // Past the first lease (plus a tick of bucket rounding and slack for the expiry to land),
+    // yet well before the lease renewed at the reconnect runs out.
+    tokio::time::sleep_until(left + t * 5 / 4).await;
+    let (_check, alive) = handshake(&ens.addr(leader), T_MS, created.session_id, &passwd).await;
+    assert!(
+        alive.time_out > 0 && alive.session_id == created.session_id,
+        "session 0x{:x} expired {:?} after its client left, though it reconnected to a \
+         follower after {reconnected:?}\n{}",
+        created.session_id,
+        left.elapsed(),
+        ens.logs(40)
+    );
+    drop(quiet);
 }

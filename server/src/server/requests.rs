@@ -101,8 +101,12 @@ impl Core {
         }
         let id = req.session_id;
         let passwd_ok = req.passwd.as_deref() == Some(&session_password(id)[..]);
-        if passwd_ok && learner && !self.sessions.is_active(id) {
-            // A session we have not seen (or not yet): the leader knows.
+        if passwd_ok && learner {
+            // The leader owns expiry, so it decides, and its check renews the lease (Apache's
+            // learners revalidate every reconnect too). Answering from our own table would
+            // leave the leader's deadline where it was until our next ping reply, which is
+            // too late for a client that got here shortly before it, or never comes if the
+            // client stays quiet: the session would expire right after we accepted it.
             self.revalidate(id, origin);
             return;
         }

@@ -585,8 +585,16 @@ impl Core {
         else {
             return;
         };
+        if !self.conns.contains_key(&conn) {
+            // The client gave up while the leader answered; nothing to bind or answer.
+            return;
+        }
         if valid {
-            self.sessions.add(session, timeout, self.now());
+            let now = self.now();
+            // A session we track keeps its own timeout (the one its createSession logged).
+            if !self.sessions.touch(session, now) {
+                self.sessions.add(session, timeout, now);
+            }
             self.bind_session(conn, session);
             self.send_connect_response(conn, session, timeout, send_read_only);
         } else {
@@ -595,7 +603,7 @@ impl Core {
         }
     }
 
-    /// Learner: a reconnecting session we do not know is checked with the leader.
+    /// Learner: a reconnecting session is checked with the leader, which renews its lease.
     pub(in crate::server) fn revalidate(&mut self, session: i64, origin: Origin) {
         let timeout = match &origin {
             Origin::Connect { timeout, .. } => *timeout,
@@ -605,7 +613,12 @@ impl Core {
             return;
         };
         let outs = l.zab.revalidate(session, timeout);
-        self.forwarded.insert((session, i32::MIN), origin);
+        if let Some(Origin::Connect { conn: older, .. }) =
+            self.forwarded.insert((session, i32::MIN), origin)
+        {
+            // The same session reconnected again meanwhile: the older attempt gets no answer.
+            self.close_conn(older);
+        }
         self.run_outputs(outs);
     }
 }
