@@ -229,11 +229,14 @@ impl QuorumConfig {
     }
 
     /// Parses config text as /zookeeper/config and election notifications carry it
-    /// (`server.N=...` lines and `version=<hex>`); `None` when it is not such text.
+    /// (`server.N=...` lines and `version=<hex>`); `None` when it is not such text or names
+    /// no server (a standalone server's empty node).
     pub fn parse_text(text: &[u8], multi_address_enabled: bool) -> Option<QuorumConfig> {
         let text = std::str::from_utf8(text).ok()?;
         let props = Properties::parse(text).ok()?;
-        QuorumConfig::from_properties(&props, true, multi_address_enabled).ok()
+        QuorumConfig::from_properties(&props, true, multi_address_enabled)
+            .ok()
+            .filter(|c| !c.servers.is_empty())
     }
 
     /// Voting members.
@@ -296,6 +299,17 @@ fn parse_port(key: &str, value: &str, port: &str) -> Result<u16, ConfigError> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn config_text_round_trips_and_empty_text_is_no_config() {
+        let text = b"server.1=127.0.0.1:2888:3888:participant;0.0.0.0:2181\nversion=100000002";
+        let c = QuorumConfig::parse_text(text, false).expect("parses");
+        assert_eq!(c.version, 0x1_0000_0002);
+        assert_eq!(c.render().as_bytes(), &text[..]);
+        assert_eq!(QuorumConfig::parse_text(b"", false), None);
+        assert_eq!(QuorumConfig::parse_text(b"version=0", false), None);
+        assert_eq!(QuorumConfig::parse_text(b"bogus=1", false), None);
+    }
 
     #[test]
     fn basic_line() {

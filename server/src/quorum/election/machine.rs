@@ -604,27 +604,16 @@ impl Election {
     /// Settles on a leader outside an election (a committed reconfig named it): LOOKING
     /// peers are answered with it from now on, as after Apache's `updateVote`.
     pub fn settle(&mut self, leader: u64, zxid: i64, peer_epoch: i64) {
-        let state = if leader == self.my_id {
-            ServerState::Leading
-        } else if self.is_observer {
-            ServerState::Observing
-        } else {
-            ServerState::Following
-        };
-        self.state = state;
-        self.running = false;
-        self.finalize_deadline_ms = None;
-        self.inbox.clear();
-        self.current_vote = Vote {
+        let c = Candidate {
             leader,
             zxid,
-            election_epoch: self.logical_clock,
             peer_epoch,
-            state,
         };
+        self.settle_on(c, self.logical_clock);
     }
 
-    fn decide(&mut self, c: Candidate, round: i64, out: &mut Vec<Output>) {
+    /// Ends the round on `c`: our state follows from who leads.
+    fn settle_on(&mut self, c: Candidate, round: i64) -> ServerState {
         let state = if c.leader == self.my_id {
             ServerState::Leading
         } else if self.is_observer {
@@ -643,6 +632,11 @@ impl Election {
             peer_epoch: c.peer_epoch,
             state,
         };
+        state
+    }
+
+    fn decide(&mut self, c: Candidate, round: i64, out: &mut Vec<Output>) {
+        let state = self.settle_on(c, round);
         out.push(Output::Decided {
             leader: c.leader,
             state,

@@ -386,6 +386,16 @@ impl Core {
         // follows would replay the whole log (older than the snapshot) on top of it.
         let mut tree = restored.tree;
         tree.set_last_processed_zxid(restored.last_zxid);
+        // The data may predate the active config (as at start-up): put it back in place.
+        let multi = self.cfg.server_config.multi_address_enabled;
+        let held = tree
+            .get_data(crate::tree::CONFIG_NODE)
+            .and_then(|(d, _)| d)
+            .and_then(|d| crate::config::QuorumConfig::parse_text(&d, multi))
+            .map(|c| c.version);
+        if held.is_none_or(|v| v < q.config_version) {
+            tree.init_config_node(&q.config_text, q.config_version as i64);
+        }
         self.tree = tree;
         self.reset_sessions(&restored.sessions);
         Ok(())
