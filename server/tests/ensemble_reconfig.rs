@@ -203,6 +203,10 @@ fn check_config_files(ens: &Ensemble, on: &[usize], config: &str) {
             "members moved out of zoo.cfg: {zoo}"
         );
         assert!(m.cfg_path.with_file_name("zoo.cfg.bak").is_file() || i >= 3);
+        assert!(
+            !m.cfg_path.with_file_name("zoo.cfg.dynamic.next").exists(),
+            "a committed reconfig leaves no pending config behind"
+        );
     }
 }
 

@@ -135,6 +135,9 @@ impl Core {
                 Vec::new()
             }
             Output::Persist { zxid, txn } => {
+                if matches!(self.role, Role::Learner(_)) {
+                    self.note_proposed_config(&txn);
+                }
                 self.log_submit(zxid, txn.to_vec());
                 Vec::new()
             }

@@ -12,8 +12,9 @@ use tracing::{info, warn};
 use super::{NextRole, Role};
 use crate::auth::AuthInfo;
 use crate::config::{QuorumConfig, Role as MemberRole};
+use crate::proto::codes::op;
 use crate::proto::codes::{perms, ErrorCode};
-use crate::proto::txn::SetDataTxn;
+use crate::proto::txn::{SetDataTxn, Txn, TxnBody};
 use crate::quorum::reconfig::{self, ReconfigContext, ReconfigOp};
 use crate::quorum::zab::{LearnerKind, NewMembers};
 use crate::server::core::Core;
@@ -105,6 +106,35 @@ impl Core {
         }
         if let Role::Leader(l) = &mut self.role {
             l.reconfig = Some(config);
+        }
+    }
+
+    /// Learner: a reconfig proposal goes to `<zoo.cfg>.dynamic.next` while it is pending, as
+    /// Apache's followers write it (the txn type sits at byte 28 of the txn header).
+    pub(in crate::server) fn note_proposed_config(&self, txn: &Bytes) {
+        let kind = txn
+            .get(28..32)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map(i32::from_be_bytes);
+        if kind != Some(op::RECONFIG) {
+            return;
+        }
+        let Some(path) = self.static_config_path() else {
+            return;
+        };
+        let Ok(Txn {
+            body: TxnBody::SetData(sd),
+            ..
+        }) = Txn::decode(txn.clone())
+        else {
+            return;
+        };
+        let multi = self.cfg.server_config.multi_address_enabled;
+        let text = sd.data.unwrap_or_default();
+        if let Some(config) = QuorumConfig::parse_text(&text, multi) {
+            if let Err(e) = reconfig::write_next_config(&path, &config) {
+                warn!("cannot write the proposed config: {e}");
+            }
         }
     }
 
