@@ -3,7 +3,7 @@
 //! whose effects the snapshot already contains.
 
 use std::collections::BTreeMap;
-use std::io::Read;
+use std::io::BufRead;
 use std::path::Path;
 
 use super::error::StorageError;
@@ -38,7 +38,7 @@ pub struct Restored<T> {
 pub fn restore<T>(
     data_dir: &Path,
     log_dir: &Path,
-    read_tree: impl Fn(&mut dyn Read) -> Result<T, String>,
+    read_tree: impl Fn(&mut dyn BufRead) -> Result<T, String>,
     empty: impl FnOnce() -> T,
     mut apply: impl FnMut(&mut T, &Txn),
 ) -> Result<Restored<T>, StorageError> {
@@ -125,7 +125,7 @@ mod tests {
     use crate::proto::txn::TxnBody;
 
     /// The "tree" of these tests: the paths created, in order.
-    fn read_paths(r: &mut dyn Read) -> Result<Vec<String>, String> {
+    fn read_paths(r: &mut dyn BufRead) -> Result<Vec<String>, String> {
         let t = read_tree_stream(r).map_err(|e| e.to_string())?;
         Ok(t.nodes.into_iter().map(|n| n.path).collect())
     }
