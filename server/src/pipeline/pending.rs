@@ -2,7 +2,7 @@
 //! txn is applied. Prep validates writes against this view (Apache's `outstandingChanges`), so
 //! pipelined writes see each other without exposing unapplied data to readers.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use crate::tree::{DataTree, NodeMeta};
 
@@ -10,6 +10,12 @@ use crate::tree::{DataTree, NodeMeta};
 pub struct PendingChanges {
     /// Latest pending state per path: `None` = deleted, with the zxid of that change.
     map: HashMap<String, (i64, Option<NodeMeta>)>,
+    /// (zxid, path) of every change in the order made, so that [`Self::applied`] looks
+    /// only at the changes it retires instead of scanning the whole map per txn.
+    order: VecDeque<(i64, String)>,
+    /// A change arrived with a zxid below an earlier one: `order` is not sorted, so
+    /// `applied` falls back to a full scan until the map empties.
+    unordered: bool,
 }
 
 impl PendingChanges {
@@ -30,6 +36,10 @@ impl PendingChanges {
     }
 
     pub fn set(&mut self, zxid: i64, path: String, meta: Option<NodeMeta>) {
+        if self.order.back().is_some_and(|(z, _)| *z > zxid) {
+            self.unordered = true;
+        }
+        self.order.push_back((zxid, path.clone()));
         self.map.insert(path, (zxid, meta));
     }
 
@@ -47,8 +57,23 @@ impl PendingChanges {
 
     /// Forgets changes made by txns up to `zxid`, which the tree now reflects.
     pub fn applied(&mut self, zxid: i64) {
-        if !self.map.is_empty() {
+        if self.unordered {
             self.map.retain(|_, (z, _)| *z > zxid);
+            self.order.retain(|(z, _)| *z > zxid);
+            if self.map.is_empty() {
+                self.order.clear();
+                self.unordered = false;
+            }
+            return;
+        }
+        while self.order.front().is_some_and(|(z, _)| *z <= zxid) {
+            let Some((_, path)) = self.order.pop_front() else {
+                break;
+            };
+            // A later change to the same path keeps the entry.
+            if self.map.get(&path).is_some_and(|(z, _)| *z <= zxid) {
+                self.map.remove(&path);
+            }
         }
     }
 
@@ -89,5 +114,67 @@ impl<'a> Overlay<'a> {
     /// The changes to merge into [`PendingChanges`] when the request succeeds.
     pub fn into_changes(self) -> Vec<(String, Option<NodeMeta>)> {
         self.local
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::records::StatPersisted;
+    use std::sync::Arc;
+
+    fn meta(version: i32) -> Option<NodeMeta> {
+        Some(NodeMeta {
+            stat: StatPersisted {
+                version,
+                ..Default::default()
+            },
+            num_children: 0,
+            acl: Arc::new(Vec::new()),
+            data_len: 0,
+        })
+    }
+
+    fn version(p: &PendingChanges, path: &str) -> Option<i32> {
+        p.map
+            .get(path)
+            .and_then(|(_, m)| m.as_ref())
+            .map(|m| m.stat.version)
+    }
+
+    #[test]
+    fn applied_retires_changes_up_to_the_zxid_and_keeps_later_ones_of_a_path() {
+        let mut p = PendingChanges::new();
+        p.set(1, "/a".into(), meta(1));
+        p.set(2, "/b".into(), meta(1));
+        p.set(3, "/a".into(), meta(2));
+        p.set(4, "/c".into(), None);
+        p.applied(1);
+        // /a was changed again by txn 3: its entry stays, with txn 3's state.
+        assert_eq!(version(&p, "/a"), Some(2));
+        assert_eq!(version(&p, "/b"), Some(1));
+        p.applied(3);
+        assert!(p.map.get("/a").is_none() && p.map.get("/b").is_none());
+        assert!(p.map.contains_key("/c"));
+        p.applied(4);
+        assert!(p.is_empty());
+        assert!(p.order.is_empty());
+    }
+
+    #[test]
+    fn out_of_order_changes_are_still_retired_exactly() {
+        let mut p = PendingChanges::new();
+        p.set(5, "/a".into(), meta(1));
+        p.set(3, "/b".into(), meta(1));
+        p.set(6, "/c".into(), meta(1));
+        p.applied(4);
+        assert_eq!(
+            (version(&p, "/a"), version(&p, "/b"), version(&p, "/c")),
+            (Some(1), None, Some(1))
+        );
+        p.applied(6);
+        assert!(p.is_empty());
+        // Back in order once empty.
+        assert!(!p.unordered);
     }
 }
