@@ -48,11 +48,3 @@ pub enum ToCore {
         reply: oneshot::Sender<crate::admin::ServerInfo>,
     },
 }
-
-/// Encodes a frame: length prefix then payload.
-pub fn frame(payload: &[u8]) -> Bytes {
-    let mut v = Vec::with_capacity(4 + payload.len());
-    v.extend_from_slice(&(payload.len() as i32).to_be_bytes());
-    v.extend_from_slice(payload);
-    Bytes::from(v)
-}

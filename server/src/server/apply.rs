@@ -9,6 +9,8 @@ use super::core::{Core, Deferred, Origin};
 use crate::net::ConnId;
 use crate::pipeline::replies::write_reply;
 use crate::proto::codes::op;
+use crate::proto::jute::Jute;
+use crate::proto::records::ReplyHeader;
 use crate::proto::txn::{Txn, TxnBody};
 
 impl Core {
@@ -78,11 +80,20 @@ impl Core {
                 op: kind,
                 at,
             } => {
-                let (err, body) = match write_reply(kind, &res) {
-                    Ok(b) => (0, b),
-                    Err(e) => (e.code(), Vec::new()),
-                };
-                self.reply(conn, xid, zxid, err, &body);
+                self.send_with(conn, |out| {
+                    let at = out.len();
+                    ReplyHeader { xid, zxid, err: 0 }.write_to(out);
+                    if let Err(e) = write_reply(kind, &res, out) {
+                        // Header only, carrying the error.
+                        out.truncate(at);
+                        ReplyHeader {
+                            xid,
+                            zxid,
+                            err: e.code(),
+                        }
+                        .write_to(out);
+                    }
+                });
                 self.note_op(conn, kind, xid, zxid);
                 self.record_latency(conn, at, kind, true);
             }

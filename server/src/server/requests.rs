@@ -46,6 +46,7 @@ impl Core {
                 auth: AuthInfo::for_address(remote.ip()),
                 remote,
                 stats,
+                outbuf: Vec::new(),
             },
         );
         if !self.role.serving() {
