@@ -2,8 +2,9 @@
 //! txn is applied. Prep validates writes against this view (Apache's `outstandingChanges`), so
 //! pipelined writes see each other without exposing unapplied data to readers.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
+use crate::hashing::HashMap;
 use crate::tree::{DataTree, NodeMeta};
 
 #[derive(Debug, Default)]

@@ -2,7 +2,7 @@
 //! and sees every request in arrival order. Writes go to the log thread and are applied once
 //! fsynced; reads are answered from the applied tree, after the same session's earlier writes.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
 use crate::auth::AuthInfo;
+use crate::hashing::{HashMap, HashSet};
 use crate::net::{ConnId, ToConn, ToCore};
 use crate::pipeline::pending::PendingChanges;
 use crate::proto::jute::Jute;
@@ -138,7 +139,7 @@ pub struct Core {
     /// committed. Revalidations use cxid `i32::MIN`.
     pub(super) forwarded: HashMap<(i64, i32), Origin>,
     /// Local sessions of read-only clients served while cut off from the quorum.
-    pub(super) read_only_sessions: std::collections::HashSet<i64>,
+    pub(super) read_only_sessions: HashSet<i64>,
     pub(super) clock: Instant,
     pub(super) stats: super::stats::ServerStats,
     pub(super) snapshot_running: Arc<AtomicBool>,
@@ -175,9 +176,9 @@ impl Core {
             pending: PendingChanges::new(),
             sessions,
             watches: WatchManager::new(),
-            conns: HashMap::new(),
-            session_conn: HashMap::new(),
-            queues: HashMap::new(),
+            conns: HashMap::default(),
+            session_conn: HashMap::default(),
+            queues: HashMap::default(),
             inflight: VecDeque::new(),
             last_assigned_zxid: last,
             log: None,
@@ -189,7 +190,7 @@ impl Core {
                 super::ensemble::Role::Standalone
             },
             quorum,
-            forwarded: HashMap::new(),
+            forwarded: HashMap::default(),
             read_only_sessions: Default::default(),
             clock,
             stats: super::stats::ServerStats::new(),
