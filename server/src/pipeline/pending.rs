@@ -3,6 +3,7 @@
 //! pipelined writes see each other without exposing unapplied data to readers.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use crate::hashing::HashMap;
 use crate::tree::{DataTree, NodeMeta};
@@ -10,10 +11,10 @@ use crate::tree::{DataTree, NodeMeta};
 #[derive(Debug, Default)]
 pub struct PendingChanges {
     /// Latest pending state per path: `None` = deleted, with the zxid of that change.
-    map: HashMap<String, (i64, Option<NodeMeta>)>,
+    map: HashMap<Arc<str>, (i64, Option<NodeMeta>)>,
     /// (zxid, path) of every change in the order made, so that [`Self::applied`] looks
     /// only at the changes it retires instead of scanning the whole map per txn.
-    order: VecDeque<(i64, String)>,
+    order: VecDeque<(i64, Arc<str>)>,
     /// A change arrived with a zxid below an earlier one: `order` is not sorted, so
     /// `applied` falls back to a full scan until the map empties.
     unordered: bool,
@@ -40,6 +41,7 @@ impl PendingChanges {
         if self.order.back().is_some_and(|(z, _)| *z > zxid) {
             self.unordered = true;
         }
+        let path: Arc<str> = Arc::from(path);
         self.order.push_back((zxid, path.clone()));
         self.map.insert(path, (zxid, meta));
     }
@@ -72,15 +74,15 @@ impl PendingChanges {
                 break;
             };
             // A later change to the same path keeps the entry.
-            if self.map.get(&path).is_some_and(|(z, _)| *z <= zxid) {
-                self.map.remove(&path);
+            if self.map.get(&*path).is_some_and(|(z, _)| *z <= zxid) {
+                self.map.remove(&*path);
             }
         }
     }
 
     /// Pending (path, meta) pairs, for closeSession's ephemeral list.
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &Option<NodeMeta>)> {
-        self.map.iter().map(|(p, (_, m))| (p, m))
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Option<NodeMeta>)> {
+        self.map.iter().map(|(p, (_, m))| (&**p, m))
     }
 }
 
@@ -122,7 +124,6 @@ impl<'a> Overlay<'a> {
 mod tests {
     use super::*;
     use crate::proto::records::StatPersisted;
-    use std::sync::Arc;
 
     fn meta(version: i32) -> Option<NodeMeta> {
         Some(NodeMeta {

@@ -428,7 +428,7 @@ impl Core {
                     if EphemeralKind::of(m.stat.ephemeral_owner)
                         == EphemeralKind::Normal(session) =>
                 {
-                    paths.insert(p.clone());
+                    paths.insert(p.to_string());
                 }
                 Some(_) => {}
             }
