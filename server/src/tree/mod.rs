@@ -38,7 +38,7 @@ use crate::proto::records::{Acl, Stat, StatPersisted};
 use crate::proto::ErrorCode;
 
 use acl_cache::{AclCache, OPEN_UNSAFE_ACL_ID};
-use node::Node;
+use node::{Name, Node};
 
 pub use digest::DIGEST_VERSION;
 pub use error::TreeError;
@@ -327,7 +327,7 @@ impl DataTree {
         self.account_added(path, &node);
         match self.node_mut(parent) {
             Some(p) => {
-                p.children.insert(name.into(), Arc::new(node));
+                p.children.insert(Name::new(name), Arc::new(node));
                 true
             }
             None => false,

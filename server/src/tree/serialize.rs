@@ -6,10 +6,9 @@ use std::io::{BufRead, Write};
 use std::sync::Arc;
 
 use bytes::BufMut;
-use compact_str::CompactString;
 
 use super::acl_cache::AclCache;
-use super::node::Node;
+use super::node::{Name, Node};
 use super::quota::{LIMIT_NODE, QUOTA_ROOT};
 use super::{DataTree, TreeError};
 use crate::proto::jute::{Jute, JuteWrite};
@@ -213,7 +212,7 @@ impl Builder {
             return Ok(());
         };
         let parent_len = self.open.last().map_or(0, |(l, _)| *l);
-        let name = CompactString::from(&self.path[parent_len + 1..len]);
+        let name = Name::new(&self.path[parent_len + 1..len]);
         if let Some((_, parent)) = self.open.last_mut() {
             if parent.children.insert(name, Arc::new(node)).is_some() {
                 return Err(TreeError::DuplicatePath(self.path[..len].to_string()));
@@ -239,7 +238,7 @@ impl Builder {
                 cur = Arc::make_mut(cur.children.get_mut(name).ok_or_else(missing)?);
             }
         }
-        let name = CompactString::from(&path[slash + 1..]);
+        let name = Name::new(&path[slash + 1..]);
         if cur.children.contains_key(&name) {
             return Err(TreeError::DuplicatePath(path.to_string()));
         }
