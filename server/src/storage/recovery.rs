@@ -55,8 +55,14 @@ pub fn restore<T>(
         }
         tried += 1;
         tracing::info!(file = %path.display(), "reading snapshot");
+        let started = std::time::Instant::now();
         match read_snapshot(path, &read_tree) {
             Ok(c) => {
+                tracing::info!(
+                    file = %path.display(),
+                    ms = started.elapsed().as_millis() as u64,
+                    "snapshot loaded"
+                );
                 loaded = Some((*zxid, c));
                 break;
             }
@@ -81,6 +87,7 @@ pub fn restore<T>(
     let mut last_zxid = snapshot_zxid;
     let mut replayed = 0u64;
     let dir = log_dir.join(super::VERSION_DIR);
+    let replay_started = std::time::Instant::now();
     for raw in iter_txns(log_dir, snapshot_zxid)? {
         let raw = raw?;
         let txn = Txn::decode(raw.payload).map_err(|e| {
@@ -99,6 +106,13 @@ pub fn restore<T>(
         apply(&mut tree, &txn);
         last_zxid = last_zxid.max(txn.hdr.zxid);
         replayed += 1;
+    }
+    if replayed > 0 {
+        tracing::info!(
+            txns = replayed,
+            ms = replay_started.elapsed().as_millis() as u64,
+            "replayed the txn log"
+        );
     }
     // Each id appears once: the first occurrence takes the entry out of `live`.
     let sessions = order
