@@ -3,7 +3,7 @@
 //! sessions and seals around them belong to the storage layer.
 
 use std::io::{BufRead, Write};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 
 use bytes::BufMut;
 
@@ -66,52 +66,46 @@ impl DataTree {
             }
             t.acls.insert_loaded(index, acls);
         }
-        let mut builder: Option<Builder> = None;
-        // ACL users are counted per run of nodes sharing an index (usually all of them).
-        let mut acl_run: Option<(i64, u64)> = None;
-        let mut add = |path: &str, node: Node| -> Result<(), TreeError> {
-            match acl_run {
-                Some((index, ref mut n)) if index == node.acl => *n += 1,
-                _ => {
-                    if !t.acls.contains(node.acl) {
-                        return Err(TreeError::UnknownAclIndex {
-                            path: path.to_string(),
-                            index: node.acl,
-                        });
+        // This thread reads and decodes the nodes (and sums their digests and sizes);
+        // another builds the tree from them, batch by batch.
+        let (tx, rx) = mpsc::sync_channel::<NodeBatch>(BATCHES_IN_FLIGHT);
+        let (parsed, built) = std::thread::scope(|scope| {
+            let builder = scope.spawn(move || build_tree(t, rx));
+            let mut batch = NodeBatch::default();
+            let mut sums = (0u64, 0u64);
+            let parsed = (|| -> Result<(), TreeError> {
+                let stopped = std::cell::Cell::new(false);
+                let mut sink = |path: &str, node: Node| -> Result<(), TreeError> {
+                    let (digest, size) = DataTree::digest_and_size(path_or_root(path), &node);
+                    sums = (sums.0.wrapping_add(digest), sums.1 + size);
+                    batch.push(path, node);
+                    if batch.nodes.len() >= BATCH_NODES {
+                        // A closed channel means the builder failed: its error is reported.
+                        stopped.set(tx.send(std::mem::take(&mut batch)).is_err());
                     }
-                    if let Some((index, n)) = acl_run {
-                        t.acls.add_usages(index, n);
-                    }
-                    acl_run = Some((node.acl, 1));
-                }
-            }
-            if path.is_empty() {
-                if builder.is_some() {
-                    return Err(TreeError::DuplicatePath(String::new()));
-                }
-                t.account_added("/", &node);
-                builder = Some(Builder::new(node));
-                return Ok(());
-            }
-            let Some(b) = builder.as_mut() else {
-                let parent = match path.rfind('/') {
-                    Some(i) if i > 0 => &path[..i],
-                    _ => "",
+                    Ok(())
                 };
-                return Err(TreeError::MissingParent {
-                    parent: parent.to_string(),
-                    path: path.to_string(),
-                });
-            };
-            t.account_added(path, &node);
-            b.add(path, node)
+                while !stopped.get() && s.next_node(&mut sink)? {}
+                Ok(())
+            })();
+            // Whatever was decoded goes to the builder, also before a decoding error: a
+            // bad node before it is the error to report.
+            if !batch.nodes.is_empty() {
+                let _ = tx.send(std::mem::take(&mut batch));
+            }
+            drop(tx);
+            (parsed.map(|()| sums), builder.join())
+        });
+        let built = match built {
+            Ok(b) => b,
+            Err(panic) => std::panic::resume_unwind(panic),
         };
-        while s.next_node(&mut add)? {}
-        if let Some((index, n)) = acl_run {
-            t.acls.add_usages(index, n);
-        }
-        let root = builder.ok_or(TreeError::NoRoot)?.finish()?;
-        t.root = Arc::new(root);
+        // The builder only saw nodes before any decoding error: its error comes first.
+        let (mut t, root) = built?;
+        let (digest, size) = parsed?;
+        t.root = root;
+        t.digest = t.digest.wrapping_add(digest);
+        t.data_size += size;
         t.setup_quota();
         t.acls.purge_unused();
         Ok(t)
@@ -166,6 +160,97 @@ fn write_node(buf: &mut Vec<u8>, path: &str, node: &Node) {
     node.stat.write_to(buf);
 }
 
+/// Nodes handed from the decoding thread to the building one at a time.
+const BATCH_NODES: usize = 4096;
+/// Batches decoded ahead of the builder at most.
+const BATCHES_IN_FLIGHT: usize = 4;
+
+/// Decoded nodes with their paths (kept in one string).
+#[derive(Default)]
+struct NodeBatch {
+    paths: String,
+    ends: Vec<usize>,
+    /// Already shared, so the builder only moves pointers (each is still its only owner
+    /// until it is hung in the tree, so children can be added to it in place).
+    nodes: Vec<Arc<Node>>,
+}
+
+impl NodeBatch {
+    fn push(&mut self, path: &str, node: Node) {
+        self.paths.push_str(path);
+        self.ends.push(self.paths.len());
+        self.nodes.push(Arc::new(node));
+    }
+}
+
+/// The root is "" in the stream and "/" everywhere else.
+fn path_or_root(path: &str) -> &str {
+    if path.is_empty() {
+        "/"
+    } else {
+        path
+    }
+}
+
+/// The building side of [`DataTree::deserialize`]: ACL users, counts and the
+/// ephemeral/container/TTL sets, and the tree itself. Returns the tree (without its root)
+/// and the root.
+fn build_tree(
+    mut t: DataTree,
+    batches: mpsc::Receiver<NodeBatch>,
+) -> Result<(DataTree, Arc<Node>), TreeError> {
+    let mut builder: Option<Builder> = None;
+    // ACL users are counted per run of nodes sharing an index (usually all of them).
+    let mut acl_run: Option<(i64, u64)> = None;
+    for batch in batches {
+        let mut start = 0;
+        for (end, node) in batch.ends.iter().zip(batch.nodes) {
+            let path = &batch.paths[start..*end];
+            start = *end;
+            match acl_run {
+                Some((index, ref mut n)) if index == node.acl => *n += 1,
+                _ => {
+                    if !t.acls.contains(node.acl) {
+                        return Err(TreeError::UnknownAclIndex {
+                            path: path.to_string(),
+                            index: node.acl,
+                        });
+                    }
+                    if let Some((index, n)) = acl_run {
+                        t.acls.add_usages(index, n);
+                    }
+                    acl_run = Some((node.acl, 1));
+                }
+            }
+            if path.is_empty() {
+                if builder.is_some() {
+                    return Err(TreeError::DuplicatePath(String::new()));
+                }
+                t.account_kind("/", &node);
+                builder = Some(Builder::new(node));
+                continue;
+            }
+            let Some(b) = builder.as_mut() else {
+                let parent = match path.rfind('/') {
+                    Some(i) if i > 0 => &path[..i],
+                    _ => "",
+                };
+                return Err(TreeError::MissingParent {
+                    parent: parent.to_string(),
+                    path: path.to_string(),
+                });
+            };
+            t.account_kind(path, &node);
+            b.add(path, node)?;
+        }
+    }
+    if let Some((index, n)) = acl_run {
+        t.acls.add_usages(index, n);
+    }
+    let root = builder.ok_or(TreeError::NoRoot)?.finish()?;
+    Ok((t, root))
+}
+
 /// Builds a tree from nodes in pre-order (a snapshot's order) in one pass. The nodes on
 /// the path to the last one read are kept open (owned, not yet shared); when the stream
 /// leaves a subtree its node is hung under its parent. A node whose parent is not open
@@ -173,12 +258,13 @@ fn write_node(buf: &mut Vec<u8>, path: &str, node: &Node) {
 struct Builder {
     /// The path of the deepest open node ("" for the root).
     path: String,
-    /// Open nodes, the root first, each with the length of its path in `path`.
-    open: Vec<(usize, Node)>,
+    /// Open nodes, the root first, each with the length of its path in `path`. Each is
+    /// its `Arc`'s only owner, so `make_mut` never copies.
+    open: Vec<(usize, Arc<Node>)>,
 }
 
 impl Builder {
-    fn new(root: Node) -> Builder {
+    fn new(root: Arc<Node>) -> Builder {
         Builder {
             path: String::new(),
             open: vec![(0, root)],
@@ -186,7 +272,7 @@ impl Builder {
     }
 
     /// Adds the node at `path` ("/a/b"), whose parent must have been added before.
-    fn add(&mut self, path: &str, node: Node) -> Result<(), TreeError> {
+    fn add(&mut self, path: &str, node: Arc<Node>) -> Result<(), TreeError> {
         let slash = path.rfind('/').ok_or_else(|| TreeError::MissingParent {
             parent: String::new(),
             path: path.to_string(),
@@ -214,7 +300,7 @@ impl Builder {
         let parent_len = self.open.last().map_or(0, |(l, _)| *l);
         let name = Name::new(&self.path[parent_len + 1..len]);
         if let Some((_, parent)) = self.open.last_mut() {
-            if parent.children.insert(name, Arc::new(node)).is_some() {
+            if Arc::make_mut(parent).children.insert(name, node).is_some() {
                 return Err(TreeError::DuplicatePath(self.path[..len].to_string()));
             }
         }
@@ -224,7 +310,12 @@ impl Builder {
 
     /// The slow path for a node whose parent is not open: everything open but the root has
     /// been closed, so the parent is found by walking from the root.
-    fn insert_walking(&mut self, path: &str, slash: usize, node: Node) -> Result<(), TreeError> {
+    fn insert_walking(
+        &mut self,
+        path: &str,
+        slash: usize,
+        node: Arc<Node>,
+    ) -> Result<(), TreeError> {
         let missing = || TreeError::MissingParent {
             parent: path[..slash].to_string(),
             path: path.to_string(),
@@ -232,7 +323,7 @@ impl Builder {
         let Some((_, root)) = self.open.first_mut() else {
             return Err(missing());
         };
-        let mut cur: &mut Node = root;
+        let mut cur: &mut Node = Arc::make_mut(root);
         if slash > 0 {
             for name in path[1..slash].split('/') {
                 cur = Arc::make_mut(cur.children.get_mut(name).ok_or_else(missing)?);
@@ -242,12 +333,12 @@ impl Builder {
         if cur.children.contains_key(&name) {
             return Err(TreeError::DuplicatePath(path.to_string()));
         }
-        cur.children.insert(name, Arc::new(node));
+        cur.children.insert(name, node);
         Ok(())
     }
 
     /// Closes every open node and returns the root.
-    fn finish(mut self) -> Result<Node, TreeError> {
+    fn finish(mut self) -> Result<Arc<Node>, TreeError> {
         while self.open.len() > 1 {
             self.close_top()?;
         }
