@@ -44,7 +44,7 @@ pub struct CompareConfig {
     pub populate_count: u64,
     /// kill -9 / start cycles after populate.
     pub restarts: usize,
-    /// Leader kills on a 3-server Apache ensemble; 0 skips.
+    /// Leader kills on a 3-server ensemble of each server; 0 skips.
     pub election_rounds: usize,
     /// Samples for the fsync bound.
     pub bounds_samples: usize,
@@ -306,12 +306,13 @@ pub fn compare(cfg: &CompareConfig, rt: &Runtime) -> Result<Report<CompareConfig
         }
     }
     col.declare("election after kill -9 of leader", "s", false);
-    if cfg.election_rounds > 0 && flavors.contains(&Flavor::Apache) {
-        if let Err(e) = election_phase(cfg, rt, &launcher, &mut col) {
-            notes.push(format!("election phase failed: {e}"));
+    if cfg.election_rounds > 0 {
+        for &f in &flavors {
+            if let Err(e) = election_phase(cfg, rt, &launcher, f, &mut col) {
+                notes.push(format!("{} election phase failed: {e}", f.name()));
+            }
         }
     }
-    notes.push("zkserver has no ensemble mode yet: election is Apache-only (n/a)".into());
     notes.push(format!("load average at end: {}", loadavg()));
     // The disk and CPU are shared: a second measurement shows how much the bounds moved.
     let bounds_end = bounds::measure(&cfg.workdir, cfg.bounds_samples.max(10))?;
@@ -527,91 +528,40 @@ fn populate_phase(
     Ok(())
 }
 
-/// A 3-server Apache ensemble: kill -9 the leader, time until a write succeeds on a
-/// survivor, restart the victim, repeat.
+/// A 3-server ensemble of `flavor`: kill -9 the leader, time until a write succeeds through
+/// a survivor, restart the victim, repeat (see [`crate::election`]).
 fn election_phase(
     cfg: &CompareConfig,
     rt: &Runtime,
     launcher: &Launcher,
+    flavor: Flavor,
     col: &mut Collector,
 ) -> Result<(), BenchError> {
-    let dir = cfg.workdir.join("ensemble");
-    let small = Launcher {
-        apache_heap: "512m".into(),
-        ..launcher.clone()
+    let ec = crate::election::ElectionConfig {
+        flavor,
+        zkserver_bin: launcher.zkserver_bin.clone(),
+        workdir: cfg.workdir.join(format!("{}-ensemble", flavor.name())),
+        rounds: cfg.election_rounds,
+        round_limit: START_LIMIT,
     };
-    let defs = servers::ensemble_defs(&dir, 3)?;
-    let mut members = Vec::new();
-    for d in defs {
-        members.push(Server::spawn(&small, d)?);
+    let report = crate::election::measure(&ec, rt)?;
+    for (i, s) in report.samples.iter().enumerate() {
+        eprintln!(
+            "  {} election {}: write succeeded {:.3}s after kill -9 of leader {}",
+            flavor.name(),
+            i + 1,
+            s.write_ms / 1000.0,
+            s.killed
+        );
+        col.add(
+            "election after kill -9 of leader",
+            "s",
+            false,
+            flavor,
+            s.write_ms / 1000.0,
+        );
     }
-    for m in &mut members {
-        m.wait_ready(START_LIMIT)?;
-    }
-    let addrs: Vec<String> = members.iter().map(Server::addr).collect();
-    let node = format!("{ROOT}-election");
-    rt.block_on(async {
-        let c = load::connect(&addrs[0], Duration::from_secs(30)).await?;
-        let r = c
-            .create(
-                &node,
-                b"",
-                &zkserver::proto::records::Acl::open_unsafe(),
-                zkserver::proto::codes::CreateMode::Persistent,
-            )
-            .await;
-        let _ = c.close().await;
-        match r {
-            Ok(_)
-            | Err(zkserver::client::ClientError::Api(
-                zkserver::proto::codes::ErrorCode::NodeExists,
-            )) => Ok(()),
-            Err(e) => Err(BenchError::from(e)),
-        }
-    })?;
-    for round in 0..cfg.election_rounds {
-        let leader = members
-            .iter()
-            .position(|m| m.mode().as_deref() == Some("leader"))
-            .ok_or_else(|| BenchError::server("ensemble", "no leader found"))?;
-        members[leader].kill();
-        let t0 = Instant::now();
-        let survivors: Vec<String> = addrs
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| *i != leader)
-            .map(|(_, a)| a.clone())
-            .collect();
-        match rt.block_on(load::wait_set_data(&survivors, &node, t0, START_LIMIT)) {
-            Some(d) => {
-                eprintln!(
-                    "  election {}: write succeeded {:.2}s after kill -9 of leader {}",
-                    round + 1,
-                    d.as_secs_f64(),
-                    leader + 1
-                );
-                col.add(
-                    "election after kill -9 of leader",
-                    "s",
-                    false,
-                    Flavor::Apache,
-                    d.as_secs_f64(),
-                );
-            }
-            None => {
-                return Err(BenchError::server(
-                    "ensemble",
-                    "no write within limit after leader kill",
-                ))
-            }
-        }
-        members[leader].respawn(&small)?;
-        members[leader].wait_ready(START_LIMIT)?;
-    }
-    for m in &mut members {
-        m.kill();
-    }
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&ec.workdir);
     Ok(())
 }
 

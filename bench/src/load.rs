@@ -331,31 +331,3 @@ pub async fn wait_get_data(
     }
     None
 }
-
-/// Waits until a setData of `path` succeeds on any of `targets` (a write needs a leader and
-/// a quorum); returns the time since `since`, or `None` after `limit`.
-pub async fn wait_set_data(
-    targets: &[String],
-    path: &str,
-    since: Instant,
-    limit: Duration,
-) -> Option<Duration> {
-    let body = crate::raw::set_data_body(path, b"e");
-    let deadline = since + limit;
-    while Instant::now() < deadline {
-        for t in targets {
-            if crate::raw::probe(
-                t,
-                zkserver::proto::codes::op::SET_DATA,
-                &body,
-                Duration::from_secs(2),
-            )
-            .await
-            {
-                return Some(since.elapsed());
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    None
-}

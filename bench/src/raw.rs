@@ -262,13 +262,3 @@ pub fn get_data_body(path: &str) -> Vec<u8> {
     }
     .to_bytes()
 }
-
-/// A setData request body writing `data` to `path` (any version).
-pub fn set_data_body(path: &str, data: &[u8]) -> Vec<u8> {
-    SetDataRequest {
-        path: path.to_string(),
-        data: Some(bytes::Bytes::copy_from_slice(data)),
-        version: -1,
-    }
-    .to_bytes()
-}

@@ -143,7 +143,9 @@ impl Server {
         let mut cmd = match def.flavor {
             Flavor::Zkserver => {
                 let mut c = Command::new(&launcher.zkserver_bin);
-                c.arg(&cfg).env("ZKSERVER_LOG", "warn");
+                // ZKBENCH_SERVER_LOG (e.g. `debug`) lets a run keep timestamped server logs.
+                let level = std::env::var("ZKBENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into());
+                c.arg(&cfg).env("ZKSERVER_LOG", level);
                 c
             }
             Flavor::Apache => {

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod auth;
 pub mod client;
 pub mod config;
+pub mod hashing;
 pub mod metrics;
 pub mod net;
 pub mod pipeline;

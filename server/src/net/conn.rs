@@ -4,9 +4,9 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
@@ -17,6 +17,10 @@ use crate::proto::jute::{Jute, JuteReader};
 use crate::proto::records::{ConnectRequestFixed, RequestHeader};
 
 pub type ConnId = u64;
+
+/// Bytes read from the socket at a time: a client's pipelined requests arrive in one
+/// read instead of two reads (length, then body) each.
+const READ_CHUNK: usize = 16 * 1024;
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 
@@ -46,12 +50,12 @@ pub async fn run(
     let (out_tx, out_rx) = mpsc::unbounded_channel();
     let mut writer = Some((wr, out_rx));
     let mut connected = false;
-    let mut len_buf = [0u8; 4];
+    let mut inbuf = BytesMut::new();
     loop {
-        if rd.read_exact(&mut len_buf).await.is_err() {
+        if !fill(&mut rd, &mut inbuf, 4).await {
             break;
         }
-        let len = i32::from_be_bytes(len_buf);
+        let len = i32::from_be_bytes([inbuf[0], inbuf[1], inbuf[2], inbuf[3]]);
         if !connected {
             if let Some(cmd) = FourLetterWord::from_u32(len as u32) {
                 if let Some((wr, _)) = writer.take() {
@@ -64,14 +68,15 @@ pub async fn run(
             warn!(%remote, len, "closing connection: frame length out of range (jute.maxbuffer {max_buffer})");
             break;
         }
-        let mut buf = BytesMut::zeroed(len as usize);
-        if rd.read_exact(&mut buf).await.is_err() {
+        if !fill(&mut rd, &mut inbuf, 4 + len as usize).await {
             break;
         }
+        inbuf.advance(4);
+        // The frame shares the read buffer's allocation (no copy).
+        let buf = inbuf.split_to(len as usize).freeze();
         crate::metrics::metrics()
             .bytes_received_count
             .inc_by(4 + len as u64);
-        let buf = buf.freeze();
         if !connected {
             let mut r = JuteReader::with_max_len(buf, 2 * max_buffer);
             let req = match ConnectRequestFixed::read_from(&mut r) {
@@ -127,6 +132,21 @@ pub async fn run(
         let _ = out_tx.send(ToConn::Close);
     }
     let _ = core.send(ToCore::Closed { conn });
+}
+
+/// Reads until `buf` holds at least `want` bytes; false on EOF or error.
+async fn fill(rd: &mut OwnedReadHalf, buf: &mut BytesMut, want: usize) -> bool {
+    while buf.len() < want {
+        let room = READ_CHUNK.max(want - buf.len());
+        if buf.capacity() - buf.len() < room {
+            buf.reserve(room);
+        }
+        match rd.read_buf(buf).await {
+            Ok(0) | Err(_) => return false,
+            Ok(_) => {}
+        }
+    }
+    true
 }
 
 async fn answer_four_letter(

@@ -2,14 +2,22 @@
 //! txn is applied. Prep validates writes against this view (Apache's `outstandingChanges`), so
 //! pipelined writes see each other without exposing unapplied data to readers.
 
-use std::collections::HashMap;
+use std::collections::VecDeque;
+use std::sync::Arc;
 
+use crate::hashing::HashMap;
 use crate::tree::{DataTree, NodeMeta};
 
 #[derive(Debug, Default)]
 pub struct PendingChanges {
     /// Latest pending state per path: `None` = deleted, with the zxid of that change.
-    map: HashMap<String, (i64, Option<NodeMeta>)>,
+    map: HashMap<Arc<str>, (i64, Option<NodeMeta>)>,
+    /// (zxid, path) of every change in the order made, so that [`Self::applied`] looks
+    /// only at the changes it retires instead of scanning the whole map per txn.
+    order: VecDeque<(i64, Arc<str>)>,
+    /// A change arrived with a zxid below an earlier one: `order` is not sorted, so
+    /// `applied` falls back to a full scan until the map empties.
+    unordered: bool,
 }
 
 impl PendingChanges {
@@ -30,6 +38,11 @@ impl PendingChanges {
     }
 
     pub fn set(&mut self, zxid: i64, path: String, meta: Option<NodeMeta>) {
+        if self.order.back().is_some_and(|(z, _)| *z > zxid) {
+            self.unordered = true;
+        }
+        let path: Arc<str> = Arc::from(path);
+        self.order.push_back((zxid, path.clone()));
         self.map.insert(path, (zxid, meta));
     }
 
@@ -47,14 +60,29 @@ impl PendingChanges {
 
     /// Forgets changes made by txns up to `zxid`, which the tree now reflects.
     pub fn applied(&mut self, zxid: i64) {
-        if !self.map.is_empty() {
+        if self.unordered {
             self.map.retain(|_, (z, _)| *z > zxid);
+            self.order.retain(|(z, _)| *z > zxid);
+            if self.map.is_empty() {
+                self.order.clear();
+                self.unordered = false;
+            }
+            return;
+        }
+        while self.order.front().is_some_and(|(z, _)| *z <= zxid) {
+            let Some((_, path)) = self.order.pop_front() else {
+                break;
+            };
+            // A later change to the same path keeps the entry.
+            if self.map.get(&*path).is_some_and(|(z, _)| *z <= zxid) {
+                self.map.remove(&*path);
+            }
         }
     }
 
     /// Pending (path, meta) pairs, for closeSession's ephemeral list.
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &Option<NodeMeta>)> {
-        self.map.iter().map(|(p, (_, m))| (p, m))
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Option<NodeMeta>)> {
+        self.map.iter().map(|(p, (_, m))| (&**p, m))
     }
 }
 
@@ -89,5 +117,66 @@ impl<'a> Overlay<'a> {
     /// The changes to merge into [`PendingChanges`] when the request succeeds.
     pub fn into_changes(self) -> Vec<(String, Option<NodeMeta>)> {
         self.local
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::records::StatPersisted;
+
+    fn meta(version: i32) -> Option<NodeMeta> {
+        Some(NodeMeta {
+            stat: StatPersisted {
+                version,
+                ..Default::default()
+            },
+            num_children: 0,
+            acl: Arc::new(Vec::new()),
+            data_len: 0,
+        })
+    }
+
+    fn version(p: &PendingChanges, path: &str) -> Option<i32> {
+        p.map
+            .get(path)
+            .and_then(|(_, m)| m.as_ref())
+            .map(|m| m.stat.version)
+    }
+
+    #[test]
+    fn applied_retires_changes_up_to_the_zxid_and_keeps_later_ones_of_a_path() {
+        let mut p = PendingChanges::new();
+        p.set(1, "/a".into(), meta(1));
+        p.set(2, "/b".into(), meta(1));
+        p.set(3, "/a".into(), meta(2));
+        p.set(4, "/c".into(), None);
+        p.applied(1);
+        // /a was changed again by txn 3: its entry stays, with txn 3's state.
+        assert_eq!(version(&p, "/a"), Some(2));
+        assert_eq!(version(&p, "/b"), Some(1));
+        p.applied(3);
+        assert!(!p.map.contains_key("/a") && !p.map.contains_key("/b"));
+        assert!(p.map.contains_key("/c"));
+        p.applied(4);
+        assert!(p.is_empty());
+        assert!(p.order.is_empty());
+    }
+
+    #[test]
+    fn out_of_order_changes_are_still_retired_exactly() {
+        let mut p = PendingChanges::new();
+        p.set(5, "/a".into(), meta(1));
+        p.set(3, "/b".into(), meta(1));
+        p.set(6, "/c".into(), meta(1));
+        p.applied(4);
+        assert_eq!(
+            (version(&p, "/a"), version(&p, "/b"), version(&p, "/c")),
+            (Some(1), None, Some(1))
+        );
+        p.applied(6);
+        assert!(p.is_empty());
+        // Back in order once empty.
+        assert!(!p.unordered);
     }
 }

@@ -1,7 +1,5 @@
 //! Reply records for applied txns, as Apache's FinalRequestProcessor builds them.
 
-use bytes::BufMut;
-
 use crate::proto::codes::op;
 use crate::proto::jute::Jute;
 use crate::proto::records::{
@@ -10,38 +8,40 @@ use crate::proto::records::{
 use crate::proto::ErrorCode;
 use crate::tree::TxnResult;
 
-/// The response record for request type `kind`, given the txn's result (empty for header-only replies).
-pub fn write_reply(kind: i32, res: &TxnResult) -> Result<Vec<u8>, ErrorCode> {
+/// Appends the response record for request type `kind`, given the txn's result, to `out`
+/// (nothing for header-only replies); the error to answer with instead, if the txn failed.
+pub fn write_reply(kind: i32, res: &TxnResult, out: &mut Vec<u8>) -> Result<(), ErrorCode> {
     if kind == op::MULTI {
-        return Ok(multi_reply(res));
+        multi_reply(res, out);
+        return Ok(());
     }
     if res.err != ErrorCode::Ok {
         return Err(res.err);
     }
-    Ok(single(kind, res))
+    single(kind, res, out);
+    Ok(())
 }
 
-fn single(kind: i32, res: &TxnResult) -> Vec<u8> {
+fn single(kind: i32, res: &TxnResult, out: &mut Vec<u8>) {
     let stat = || res.stat.clone().unwrap_or_default();
     match kind {
         op::CREATE => CreateResponse {
             path: res.path.clone(),
         }
-        .to_bytes(),
+        .write_to(out),
         op::CREATE2 | op::CREATE_CONTAINER | op::CREATE_TTL => Create2Response {
             path: res.path.clone(),
             stat: stat(),
         }
-        .to_bytes(),
-        op::SET_DATA | op::SET_ACL => StatResponse { stat: stat() }.to_bytes(),
-        _ => Vec::new(),
+        .write_to(out),
+        op::SET_DATA | op::SET_ACL => StatResponse { stat: stat() }.write_to(out),
+        _ => {}
     }
 }
 
 /// A multi reply: one (MultiHeader, result) per op, then the terminator. In a failed multi
 /// every entry is an error entry (0 before the failure, the code, then −2), as Apache answers.
-fn multi_reply(res: &TxnResult) -> Vec<u8> {
-    let mut out = Vec::new();
+fn multi_reply(res: &TxnResult, out: &mut Vec<u8>) {
     let failed = res
         .multi
         .iter()
@@ -59,8 +59,8 @@ fn multi_reply(res: &TxnResult) -> Vec<u8> {
                 done: false,
                 err,
             }
-            .write_to(&mut out);
-            ErrorResponse { err }.write_to(&mut out);
+            .write_to(out);
+            ErrorResponse { err }.write_to(out);
         } else {
             // A create result that carries a stat is typed create2 (Apache's CreateResult).
             let header_op = match sub.kind {
@@ -72,13 +72,12 @@ fn multi_reply(res: &TxnResult) -> Vec<u8> {
                 done: false,
                 err: 0,
             }
-            .write_to(&mut out);
-            let body = match sub.kind {
+            .write_to(out);
+            match sub.kind {
                 // Inside a multi, a check answers with nothing and a delete too.
-                op::CHECK | op::DELETE => Vec::new(),
-                k => single(k, sub),
-            };
-            out.put_slice(&body);
+                op::CHECK | op::DELETE => {}
+                k => single(k, sub, out),
+            }
         }
     }
     MultiHeader {
@@ -86,6 +85,5 @@ fn multi_reply(res: &TxnResult) -> Vec<u8> {
         done: true,
         err: -1,
     }
-    .write_to(&mut out);
-    out
+    .write_to(out);
 }

@@ -9,6 +9,8 @@ use super::core::{Core, Deferred, Origin};
 use crate::net::ConnId;
 use crate::pipeline::replies::write_reply;
 use crate::proto::codes::op;
+use crate::proto::jute::Jute;
+use crate::proto::records::ReplyHeader;
 use crate::proto::txn::{Txn, TxnBody};
 
 impl Core {
@@ -90,12 +92,27 @@ impl Core {
                 op: kind,
                 at,
             } => {
-                let (err, body) = match write_reply(kind, &res) {
-                    Ok(_) if kind == op::RECONFIG => (0, reconfig_reply(&txn, &res)),
-                    Ok(b) => (0, b),
-                    Err(e) => (e.code(), Vec::new()),
-                };
-                self.reply(conn, xid, zxid, err, &body);
+                self.send_with(conn, |out| {
+                    let at = out.len();
+                    ReplyHeader { xid, zxid, err: 0 }.write_to(out);
+                    let written = if kind == op::RECONFIG && res.err == crate::proto::ErrorCode::Ok
+                    {
+                        reconfig_reply(&txn, &res).write_to(out);
+                        Ok(())
+                    } else {
+                        write_reply(kind, &res, out)
+                    };
+                    if let Err(e) = written {
+                        // Header only, carrying the error.
+                        out.truncate(at);
+                        ReplyHeader {
+                            xid,
+                            zxid,
+                            err: e.code(),
+                        }
+                        .write_to(out);
+                    }
+                });
                 self.note_op(conn, kind, xid, zxid);
                 self.record_latency(conn, at, kind, true);
             }
@@ -197,8 +214,10 @@ impl Core {
 }
 
 /// A reconfig's reply is a GetDataResponse: the new config text and /zookeeper/config's stat.
-fn reconfig_reply(txn: &Txn, res: &crate::tree::TxnResult) -> Vec<u8> {
-    use crate::proto::jute::Jute;
+fn reconfig_reply(
+    txn: &Txn,
+    res: &crate::tree::TxnResult,
+) -> crate::proto::records::GetDataResponse {
     let data = match &txn.body {
         TxnBody::SetData(sd) => sd.data.clone(),
         _ => None,
@@ -207,5 +226,4 @@ fn reconfig_reply(txn: &Txn, res: &crate::tree::TxnResult) -> Vec<u8> {
         data,
         stat: res.stat.clone().unwrap_or_default(),
     }
-    .to_bytes()
 }

@@ -2,7 +2,7 @@
 //! and sees every request in arrival order. Writes go to the log thread and are applied once
 //! fsynced; reads are answered from the applied tree, after the same session's earlier writes.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,7 +14,8 @@ use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
 use crate::auth::AuthInfo;
-use crate::net::{frame, ConnId, ToConn, ToCore};
+use crate::hashing::{HashMap, HashSet};
+use crate::net::{ConnId, ToConn, ToCore};
 use crate::pipeline::pending::PendingChanges;
 use crate::proto::jute::Jute;
 use crate::proto::records::ReplyHeader;
@@ -51,7 +52,13 @@ pub(super) struct Conn {
     pub auth: AuthInfo,
     pub remote: SocketAddr,
     pub stats: super::stats::ConnStats,
+    /// Frames queued during this turn of the core loop: they go to the connection task
+    /// together at its end (one message and at most one wake-up per connection and turn).
+    pub outbuf: Vec<u8>,
 }
+
+/// Room reserved for a connection's frames of one turn (a few replies).
+const OUTBUF_START: usize = 512;
 
 /// Who is waiting for a txn's outcome.
 pub(super) enum Origin {
@@ -132,10 +139,12 @@ pub struct Core {
     /// committed. Revalidations use cxid `i32::MIN`.
     pub(super) forwarded: HashMap<(i64, i32), Origin>,
     /// Local sessions of read-only clients served while cut off from the quorum.
-    pub(super) read_only_sessions: std::collections::HashSet<i64>,
+    pub(super) read_only_sessions: HashSet<i64>,
     pub(super) clock: Instant,
     pub(super) stats: super::stats::ServerStats,
     pub(super) snapshot_running: Arc<AtomicBool>,
+    /// Connections with frames in their `outbuf`.
+    pub(super) dirty: Vec<ConnId>,
 }
 
 pub fn wall_ms() -> i64 {
@@ -167,9 +176,9 @@ impl Core {
             pending: PendingChanges::new(),
             sessions,
             watches: WatchManager::new(),
-            conns: HashMap::new(),
-            session_conn: HashMap::new(),
-            queues: HashMap::new(),
+            conns: HashMap::default(),
+            session_conn: HashMap::default(),
+            queues: HashMap::default(),
             inflight: VecDeque::new(),
             last_assigned_zxid: last,
             log: None,
@@ -181,11 +190,12 @@ impl Core {
                 super::ensemble::Role::Standalone
             },
             quorum,
-            forwarded: HashMap::new(),
+            forwarded: HashMap::default(),
             read_only_sessions: Default::default(),
             clock,
             stats: super::stats::ServerStats::new(),
             snapshot_running: Arc::new(AtomicBool::new(false)),
+            dirty: Vec::new(),
         };
         core.spawn_log(writer);
         core
@@ -227,21 +237,48 @@ impl Core {
 
     /// Queues a frame for a connection (dropped silently if it is gone).
     pub(super) fn send(&mut self, conn: ConnId, payload: Vec<u8>) {
-        if let Some(c) = self.conns.get_mut(&conn) {
-            c.stats.packets_sent += 1;
-            self.stats.packets_sent += 1;
-            let _ = c.out.send(ToConn::Frame(frame(&payload)));
+        self.send_with(conn, |out| out.extend_from_slice(&payload));
+    }
+
+    /// Queues a frame whose payload `write` appends to the connection's buffer (no
+    /// allocation of its own); it leaves at the end of this turn of the loop.
+    pub(super) fn send_with(&mut self, conn: ConnId, write: impl FnOnce(&mut Vec<u8>)) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        c.stats.packets_sent += 1;
+        self.stats.packets_sent += 1;
+        if c.outbuf.is_empty() {
+            self.dirty.push(conn);
+            c.outbuf.reserve(OUTBUF_START);
+        }
+        let at = c.outbuf.len();
+        c.outbuf.extend_from_slice(&[0; 4]);
+        write(&mut c.outbuf);
+        let len = (c.outbuf.len() - at - 4) as i32;
+        c.outbuf[at..at + 4].copy_from_slice(&len.to_be_bytes());
+    }
+
+    /// Hands every connection the frames queued for it during this turn.
+    pub(super) fn flush_out(&mut self) {
+        for conn in self.dirty.drain(..) {
+            if let Some(c) = self.conns.get_mut(&conn) {
+                if !c.outbuf.is_empty() {
+                    let frames = std::mem::take(&mut c.outbuf);
+                    let _ = c.out.send(ToConn::Frame(Bytes::from(frames)));
+                }
+            }
         }
     }
 
     /// Sends a reply header plus optional body.
     pub(super) fn reply(&mut self, conn: ConnId, xid: i32, zxid: i64, err: i32, body: &[u8]) {
-        let mut v = Vec::with_capacity(16 + body.len());
-        ReplyHeader { xid, zxid, err }.write_to(&mut v);
-        if err == 0 {
-            v.extend_from_slice(body);
-        }
-        self.send(conn, v);
+        self.send_with(conn, |out| {
+            ReplyHeader { xid, zxid, err }.write_to(out);
+            if err == 0 {
+                out.extend_from_slice(body);
+            }
+        });
     }
 
     pub(super) fn record_latency(&mut self, conn: ConnId, at: Instant, kind: i32, write: bool) {
@@ -257,6 +294,9 @@ impl Core {
 
     pub(super) fn close_conn(&mut self, conn: ConnId) {
         if let Some(c) = self.conns.remove(&conn) {
+            if !c.outbuf.is_empty() {
+                let _ = c.out.send(ToConn::Frame(Bytes::from(c.outbuf)));
+            }
             let _ = c.out.send(ToConn::Close);
             if c.session != 0 && self.session_conn.get(&c.session) == Some(&conn) {
                 self.session_conn.remove(&c.session);
@@ -314,6 +354,7 @@ impl Core {
                 _ = reaper.tick() => self.reap_containers(),
                 _ = zab_tick.tick(), if in_ensemble => self.quorum_tick(),
             }
+            self.flush_out();
         }
     }
 

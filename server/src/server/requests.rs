@@ -46,6 +46,7 @@ impl Core {
                 auth: AuthInfo::for_address(remote.ip()),
                 remote,
                 stats,
+                outbuf: Vec::new(),
             },
         );
         if !self.role.serving() {
@@ -439,7 +440,7 @@ impl Core {
                     if EphemeralKind::of(m.stat.ephemeral_owner)
                         == EphemeralKind::Normal(session) =>
                 {
-                    paths.insert(p.clone());
+                    paths.insert(p.to_string());
                 }
                 Some(_) => {}
             }

@@ -7,7 +7,9 @@
 
 mod password;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use crate::hashing::{HashMap, HashSet};
 
 pub use password::session_password;
 
@@ -45,7 +47,7 @@ impl SessionTracker {
         SessionTracker {
             tick_ms: tick_ms.max(1),
             next_id: initial_session_id(server_id, now_unix_ms),
-            sessions: HashMap::new(),
+            sessions: HashMap::default(),
             buckets: BTreeMap::new(),
         }
     }

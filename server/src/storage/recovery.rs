@@ -3,7 +3,7 @@
 //! whose effects the snapshot already contains.
 
 use std::collections::BTreeMap;
-use std::io::Read;
+use std::io::BufRead;
 use std::path::Path;
 
 use super::error::StorageError;
@@ -38,7 +38,7 @@ pub struct Restored<T> {
 pub fn restore<T>(
     data_dir: &Path,
     log_dir: &Path,
-    read_tree: impl Fn(&mut dyn Read) -> Result<T, String>,
+    read_tree: impl Fn(&mut dyn BufRead) -> Result<T, String>,
     empty: impl FnOnce() -> T,
     mut apply: impl FnMut(&mut T, &Txn),
 ) -> Result<Restored<T>, StorageError> {
@@ -55,8 +55,14 @@ pub fn restore<T>(
         }
         tried += 1;
         tracing::info!(file = %path.display(), "reading snapshot");
+        let started = std::time::Instant::now();
         match read_snapshot(path, &read_tree) {
             Ok(c) => {
+                tracing::info!(
+                    file = %path.display(),
+                    ms = started.elapsed().as_millis() as u64,
+                    "snapshot loaded"
+                );
                 loaded = Some((*zxid, c));
                 break;
             }
@@ -81,6 +87,7 @@ pub fn restore<T>(
     let mut last_zxid = snapshot_zxid;
     let mut replayed = 0u64;
     let dir = log_dir.join(super::VERSION_DIR);
+    let replay_started = std::time::Instant::now();
     for raw in iter_txns(log_dir, snapshot_zxid)? {
         let raw = raw?;
         let txn = Txn::decode(raw.payload).map_err(|e| {
@@ -99,6 +106,13 @@ pub fn restore<T>(
         apply(&mut tree, &txn);
         last_zxid = last_zxid.max(txn.hdr.zxid);
         replayed += 1;
+    }
+    if replayed > 0 {
+        tracing::info!(
+            txns = replayed,
+            ms = replay_started.elapsed().as_millis() as u64,
+            "replayed the txn log"
+        );
     }
     // Each id appears once: the first occurrence takes the entry out of `live`.
     let sessions = order
@@ -125,7 +139,7 @@ mod tests {
     use crate::proto::txn::TxnBody;
 
     /// The "tree" of these tests: the paths created, in order.
-    fn read_paths(r: &mut dyn Read) -> Result<Vec<String>, String> {
+    fn read_paths(r: &mut dyn BufRead) -> Result<Vec<String>, String> {
         let t = read_tree_stream(r).map_err(|e| e.to_string())?;
         Ok(t.nodes.into_iter().map(|n| n.path).collect())
     }

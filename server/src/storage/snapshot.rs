@@ -6,7 +6,7 @@
 //! optional parts, as Apache does.
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use flate2::read::GzDecoder;
@@ -208,7 +208,7 @@ pub(crate) fn read_trailers<R: Read>(
 /// stream (ACL cache, nodes, "/" terminator) and nothing after it.
 pub fn read_snapshot<T>(
     path: &Path,
-    read_tree: impl FnOnce(&mut dyn Read) -> Result<T, String>,
+    read_tree: impl FnOnce(&mut dyn BufRead) -> Result<T, String>,
 ) -> Result<SnapshotContents<T>, StorageError> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     let Some((zxid, _)) = parse_snapshot_name(name) else {

@@ -1,18 +1,32 @@
 //! Jute over `std::io` streams (snapshots are streamed, not framed) and Adler-32 wrappers that
 //! checksum every byte that passes through them, as Java's Checked{Input,Output}Stream do.
 
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, Read, Write};
 
-use adler32::RollingAdler32;
+use simd_adler32::Adler32;
 
 /// Upper bound on one buffer or string read from a file, so garbage cannot make us allocate
 /// gigabytes. Generous: snapshots written with a raised `jute.maxbuffer` must still load.
 pub const MAX_FILE_BUFFER: usize = 256 * 1024 * 1024;
 
-/// A reader that keeps the Adler-32 and count of the bytes consumed through it.
+/// Bytes an [`AdlerReader`] reads from its source at once.
+const READ_CHUNK: usize = 256 * 1024;
+
+/// A buffered reader that keeps the Adler-32 and count of the bytes consumed through it.
+///
+/// It buffers itself (no `BufReader` needed under it) and hands its buffer out through
+/// [`BufRead`], so a parser can decode whole records in place; the checksum is brought up to
+/// date in bulk, over the consumed part of the buffer, rather than on every small read.
 pub struct AdlerReader<R> {
     inner: R,
-    adler: RollingAdler32,
+    buf: Vec<u8>,
+    /// Next unconsumed byte of `buf`.
+    pos: usize,
+    /// End of the valid bytes in `buf`.
+    filled: usize,
+    /// `buf[..summed]` is already in `adler`; `buf[summed..pos]` is consumed but not yet.
+    summed: usize,
+    adler: Adler32,
     count: u64,
 }
 
@@ -20,33 +34,80 @@ impl<R: Read> AdlerReader<R> {
     pub fn new(inner: R) -> Self {
         AdlerReader {
             inner,
-            adler: RollingAdler32::new(),
+            buf: vec![0; READ_CHUNK],
+            pos: 0,
+            filled: 0,
+            summed: 0,
+            adler: Adler32::new(),
             count: 0,
         }
     }
-    /// Adler-32 of everything read so far.
+
+    /// Adler-32 of everything consumed so far.
     pub fn checksum(&self) -> u32 {
-        self.adler.hash()
+        let mut a = self.adler.clone();
+        a.write(&self.buf[self.summed..self.pos]);
+        a.finish()
     }
-    /// Number of bytes read so far (the offset in the uncompressed stream).
+
+    /// Number of bytes consumed so far (the offset in the uncompressed stream).
     pub fn count(&self) -> u64 {
         self.count
+    }
+
+    /// Folds the consumed part of the buffer into the checksum.
+    fn sum_consumed(&mut self) {
+        self.adler.write(&self.buf[self.summed..self.pos]);
+        self.summed = self.pos;
     }
 }
 
 impl<R: Read> Read for AdlerReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.adler.update_buffer(&buf[..n]);
-        self.count += n as u64;
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.pos == self.filled && out.len() >= self.buf.len() {
+            // Large read with nothing buffered: straight into the caller's buffer.
+            self.sum_consumed();
+            let n = self.inner.read(out)?;
+            self.adler.write(&out[..n]);
+            self.count += n as u64;
+            return Ok(n);
+        }
+        let avail = self.fill_buf()?;
+        let n = avail.len().min(out.len());
+        out[..n].copy_from_slice(&avail[..n]);
+        self.consume(n);
         Ok(n)
+    }
+}
+
+impl<R: Read> BufRead for AdlerReader<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.pos == self.filled {
+            self.sum_consumed();
+            let n = loop {
+                match self.inner.read(&mut self.buf) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    r => break r?,
+                }
+            };
+            self.pos = 0;
+            self.summed = 0;
+            self.filled = n;
+        }
+        Ok(&self.buf[self.pos..self.filled])
+    }
+
+    fn consume(&mut self, n: usize) {
+        let n = n.min(self.filled - self.pos);
+        self.pos += n;
+        self.count += n as u64;
     }
 }
 
 /// A writer that keeps the Adler-32 and count of the bytes written through it.
 pub struct AdlerWriter<W> {
     inner: W,
-    adler: RollingAdler32,
+    adler: Adler32,
     count: u64,
 }
 
@@ -54,12 +115,12 @@ impl<W: Write> AdlerWriter<W> {
     pub fn new(inner: W) -> Self {
         AdlerWriter {
             inner,
-            adler: RollingAdler32::new(),
+            adler: Adler32::new(),
             count: 0,
         }
     }
     pub fn checksum(&self) -> u32 {
-        self.adler.hash()
+        self.adler.finish()
     }
     pub fn count(&self) -> u64 {
         self.count
@@ -72,7 +133,7 @@ impl<W: Write> AdlerWriter<W> {
 impl<W: Write> Write for AdlerWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
-        self.adler.update_buffer(&buf[..n]);
+        self.adler.write(&buf[..n]);
         self.count += n as u64;
         Ok(n)
     }
@@ -180,6 +241,40 @@ mod tests {
         r.read_to_end(&mut s).unwrap();
         assert_eq!(r.checksum(), 0x11E6_0398);
         assert_eq!(r.count(), 9);
+    }
+
+    #[test]
+    fn buffered_reader_checksums_exactly_what_was_consumed() {
+        let data: Vec<u8> = (0..700_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let reference = |n: usize| {
+            let mut a = simd_adler32::Adler32::new();
+            a.write(&data[..n]);
+            a.finish()
+        };
+        let mut r = AdlerReader::new(&data[..]);
+        let mut consumed = 0;
+        // Small reads, in-place consumption and a read larger than the buffer, mixed.
+        for step in [1usize, 5, 4096, READ_CHUNK + 3, 17, 100_000] {
+            let mut out = vec![0u8; step];
+            r.read_exact(&mut out).unwrap();
+            assert_eq!(out, data[consumed..consumed + step]);
+            consumed += step;
+            assert_eq!(
+                (r.checksum(), r.count()),
+                (reference(consumed), consumed as u64)
+            );
+            let avail = r.fill_buf().unwrap().len().min(9);
+            r.consume(avail);
+            consumed += avail;
+            assert_eq!(
+                (r.checksum(), r.count()),
+                (reference(consumed), consumed as u64)
+            );
+        }
+        let mut rest = Vec::new();
+        r.read_to_end(&mut rest).unwrap();
+        assert_eq!(rest, data[consumed..]);
+        assert_eq!(r.checksum(), reference(data.len()));
     }
 
     #[test]

@@ -77,10 +77,9 @@ impl TxnLogWriter {
         if self.cur.is_none() {
             self.start_file(zxid)?;
         }
-        let mut adler = adler32::RollingAdler32::new();
-        adler.update_buffer(payload);
+        let checksum = simd_adler32::adler32(&payload);
         self.buf
-            .extend_from_slice(&(adler.hash() as i64).to_be_bytes());
+            .extend_from_slice(&i64::from(checksum).to_be_bytes());
         self.buf
             .extend_from_slice(&(payload.len() as i32).to_be_bytes());
         self.buf.extend_from_slice(payload);

@@ -131,9 +131,7 @@ impl LogFile {
             });
         }
         payload.truncate(len as usize);
-        let mut adler = adler32::RollingAdler32::new();
-        adler.update_buffer(&payload);
-        let computed = adler.hash() as u64;
+        let computed = u64::from(simd_adler32::adler32(&payload.as_slice()));
         if stored as u64 != computed {
             return Err(StorageError::ChecksumMismatch {
                 file: self.path.clone(),

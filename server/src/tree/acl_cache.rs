@@ -85,8 +85,13 @@ impl AclCache {
     }
 
     pub fn add_usage(&mut self, index: i64) {
+        self.add_usages(index, 1);
+    }
+
+    /// Counts `n` more users at once (loading a snapshot counts runs of nodes).
+    pub fn add_usages(&mut self, index: i64, n: u64) {
         if let Some(e) = self.by_index.get_mut(&index) {
-            e.refs += 1;
+            e.refs += n;
         }
     }
 

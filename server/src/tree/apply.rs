@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::node::Node;
+use super::node::{Name, Node};
 use super::path::{java_len, name_of, parent_of};
 use super::quota::{self, StatsTrack, LIMIT_NODE, QUOTA_ROOT, STAT_NODE};
 use super::{DataTree, TxnResult, WatchTrigger};
@@ -170,15 +170,21 @@ impl DataTree {
     ) -> Result<Stat, ErrorCode> {
         let path = new.path;
         let parent_path = parent_of(path);
-        if !path.starts_with('/') || path == "/" || self.node(parent_path).is_none() {
+        let name = name_of(path);
+        if !path.starts_with('/') || path == "/" {
             return Err(if path == "/" {
                 ErrorCode::NodeExists
             } else {
                 ErrorCode::NoNode
             });
         }
+        // One walk to the parent answers both "parent exists" and "node exists".
+        let exists = match self.node(parent_path) {
+            None => return Err(ErrorCode::NoNode),
+            Some(p) => p.children.contains_key(name),
+        };
         let acl = self.acls.convert(new.acl);
-        if self.node(path).is_some() {
+        if exists {
             // Apache re-points an existing node at the txn's ACL so that a node restored
             // from a fuzzy snapshot never refers to an ACL missing from the table. We also
             // release the old index, which Apache leaks.
@@ -188,19 +194,6 @@ impl DataTree {
             return Err(ErrorCode::NodeExists);
         }
         let parent_cversion = new.parent_cversion;
-        self.modify(parent_path, |p| {
-            let cv = if parent_cversion == -1 {
-                p.stat.cversion.wrapping_add(1)
-            } else {
-                parent_cversion
-            };
-            // A create replayed after its node was deleted again within the fuzzy range
-            // must not move cversion/pzxid backwards.
-            if cv > p.stat.cversion {
-                p.stat.cversion = cv;
-                p.stat.pzxid = zxid;
-            }
-        });
         let stat = StatPersisted {
             czxid: zxid,
             mzxid: zxid,
@@ -216,7 +209,23 @@ impl DataTree {
         let data_len = data.as_deref().map_or(0, <[u8]>::len) as i64;
         let node = Node::new(data, acl, stat);
         let client = node.client_stat();
-        self.insert_child(path, node);
+        self.account_added(path, &node);
+        // The parent's stat changes and it gains the child, in one walk (its digest does not
+        // cover its children).
+        self.modify(parent_path, |p| {
+            let cv = if parent_cversion == -1 {
+                p.stat.cversion.wrapping_add(1)
+            } else {
+                parent_cversion
+            };
+            // A create replayed after its node was deleted again within the fuzzy range
+            // must not move cversion/pzxid backwards.
+            if cv > p.stat.cversion {
+                p.stat.cversion = cv;
+                p.stat.pzxid = zxid;
+            }
+            p.children.insert(Name::new(name), Arc::new(node));
+        });
 
         if parent_path.starts_with(QUOTA_ROOT) {
             let child = name_of(path);

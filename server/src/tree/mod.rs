@@ -38,7 +38,7 @@ use crate::proto::records::{Acl, Stat, StatPersisted};
 use crate::proto::ErrorCode;
 
 use acl_cache::{AclCache, OPEN_UNSAFE_ACL_ID};
-use node::Node;
+use node::{Name, Node};
 
 pub use digest::DIGEST_VERSION;
 pub use error::TreeError;
@@ -327,7 +327,7 @@ impl DataTree {
         self.account_added(path, &node);
         match self.node_mut(parent) {
             Some(p) => {
-                p.children.insert(name.into(), Arc::new(node));
+                p.children.insert(Name::new(name), Arc::new(node));
                 true
             }
             None => false,
@@ -335,10 +335,23 @@ impl DataTree {
     }
 
     fn account_added(&mut self, path: &str, node: &Node) {
-        self.digest =
-            self.digest
-                .wrapping_add(digest::node_digest(path, node.data.as_deref(), &node.stat));
-        self.data_size += path::java_len(path) + node.data_len() as u64;
+        let (digest, size) = DataTree::digest_and_size(path, node);
+        self.digest = self.digest.wrapping_add(digest);
+        self.data_size += size;
+        self.account_kind(path, node);
+    }
+
+    /// A node's share of the tree digest and of the approximate data size.
+    fn digest_and_size(path: &str, node: &Node) -> (u64, u64) {
+        (
+            digest::node_digest(path, node.data.as_deref(), &node.stat),
+            path::java_len(path) + node.data_len() as u64,
+        )
+    }
+
+    /// Counts a node and files it with the ephemeral/container/TTL sets (the rest of
+    /// [`Self::account_added`]).
+    fn account_kind(&mut self, path: &str, node: &Node) {
         self.node_count += 1;
         match EphemeralKind::of(node.stat.ephemeral_owner) {
             EphemeralKind::Void => {}

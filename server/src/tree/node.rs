@@ -1,5 +1,8 @@
 //! One znode as stored in the tree, and the views of it handed out.
 
+use std::borrow::Borrow;
+use std::cmp::Ordering;
+use std::ops::Deref;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -21,7 +24,74 @@ pub(crate) struct Node {
     pub data: Option<Arc<[u8]>>,
     /// Child name → child, in name order. Names up to 24 bytes are stored inline in
     /// the map entry, with no allocation of their own.
-    pub children: OrdMap<CompactString, Arc<Node>>,
+    pub children: OrdMap<Name, Arc<Node>>,
+}
+
+/// A child's name: a `CompactString` ordered as `str` is (byte-wise), by a comparison that
+/// reads eight bytes at a time instead of calling `memcmp`. Comparing names is most of
+/// the work of inserting a million children while a snapshot loads, and of every walk.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Name(CompactString);
+
+impl Name {
+    pub fn new(s: &str) -> Name {
+        Name(CompactString::from(s))
+    }
+}
+
+impl Deref for Name {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl std::fmt::Display for Name {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self)
+    }
+}
+
+impl Borrow<str> for Name {
+    fn borrow(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl Ord for Name {
+    fn cmp(&self, other: &Name) -> Ordering {
+        bytewise(self.0.as_bytes(), other.0.as_bytes())
+    }
+}
+
+impl PartialOrd for Name {
+    fn partial_cmp(&self, other: &Name) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Lexicographic byte order (what `str`'s `Ord` is), eight bytes at a time.
+fn bytewise(a: &[u8], b: &[u8]) -> Ordering {
+    let n = a.len().min(b.len());
+    let (mut ca, mut cb) = (a[..n].chunks_exact(8), b[..n].chunks_exact(8));
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        let (x, y) = (word(x), word(y));
+        if x != y {
+            return x.cmp(&y);
+        }
+    }
+    for (x, y) in ca.remainder().iter().zip(cb.remainder()) {
+        if x != y {
+            return x.cmp(y);
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
+fn word(b: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(b);
+    u64::from_be_bytes(w)
 }
 
 impl Node {
@@ -79,6 +149,31 @@ mod tests {
     use crate::proto::codes::CONTAINER_EPHEMERAL_OWNER;
 
     #[test]
+    fn names_order_as_strings_do() {
+        let words = [
+            "",
+            "a",
+            "ab",
+            "abcdefgh",
+            "abcdefghi",
+            "abcdefgh0",
+            "abcdefgi",
+            "k000123",
+            "k000124",
+            "k0001230",
+            "zz",
+            "\u{e9}",
+            "\u{10000}",
+            "abcdefghijklmnopqrstuvwxyz0123",
+        ];
+        for a in words {
+            for b in words {
+                assert_eq!(Name::new(a).cmp(&Name::new(b)), a.cmp(b), "{a:?} {b:?}");
+            }
+        }
+    }
+
+    #[test]
     fn client_stat_derives_cversion_and_hides_markers() {
         let mut n = Node::new(
             Some(Arc::from(&b"abc"[..])),
@@ -90,7 +185,7 @@ mod tests {
             },
         );
         n.children.insert(
-            CompactString::from("c"),
+            Name::new("c"),
             Arc::new(Node::new(None, -1, StatPersisted::default())),
         );
         let s = n.client_stat();

@@ -2,13 +2,13 @@
 //! pre-order with the root written as "", and the "/" terminator. The file header,
 //! sessions and seals around them belong to the storage layer.
 
-use std::io::{Read, Write};
-use std::sync::Arc;
+use std::io::{BufRead, Write};
+use std::sync::{mpsc, Arc};
 
 use bytes::BufMut;
 
 use super::acl_cache::AclCache;
-use super::node::Node;
+use super::node::{Name, Node};
 use super::quota::{LIMIT_NODE, QUOTA_ROOT};
 use super::{DataTree, TreeError};
 use crate::proto::jute::{Jute, JuteWrite};
@@ -43,10 +43,13 @@ impl DataTree {
     /// ephemeral/container/TTL sets, quota paths and usage, and the digest. Strings and
     /// buffers longer than `max_len` are rejected. The last processed zxid is left at 0
     /// for the caller to set.
-    pub fn deserialize(r: &mut dyn Read, max_len: usize) -> Result<DataTree, TreeError> {
+    ///
+    /// Snapshots list nodes in pre-order, so the tree is built in one pass without walking
+    /// from the root for every node (see [`Builder`]); nodes in any other order (a parent
+    /// before its children is all that is required) still load, only slower.
+    pub fn deserialize(r: &mut dyn BufRead, max_len: usize) -> Result<DataTree, TreeError> {
         let mut s = Stream { r, max_len };
         let mut t = DataTree::empty();
-        let mut have_root = false;
         let entries = s.i32()?;
         for _ in 0..entries.max(0) {
             let index = s.i64()?;
@@ -63,47 +66,46 @@ impl DataTree {
             }
             t.acls.insert_loaded(index, acls);
         }
-        loop {
-            let path = s.string("path")?;
-            if path == "/" {
-                break;
+        // This thread reads and decodes the nodes (and sums their digests and sizes);
+        // another builds the tree from them, batch by batch.
+        let (tx, rx) = mpsc::sync_channel::<NodeBatch>(BATCHES_IN_FLIGHT);
+        let (parsed, built) = std::thread::scope(|scope| {
+            let builder = scope.spawn(move || build_tree(t, rx));
+            let mut batch = NodeBatch::default();
+            let mut sums = (0u64, 0u64);
+            let parsed = (|| -> Result<(), TreeError> {
+                let stopped = std::cell::Cell::new(false);
+                let mut sink = |path: &str, node: Node| -> Result<(), TreeError> {
+                    let (digest, size) = DataTree::digest_and_size(path_or_root(path), &node);
+                    sums = (sums.0.wrapping_add(digest), sums.1 + size);
+                    batch.push(path, node);
+                    if batch.nodes.len() >= BATCH_NODES {
+                        // A closed channel means the builder failed: its error is reported.
+                        stopped.set(tx.send(std::mem::take(&mut batch)).is_err());
+                    }
+                    Ok(())
+                };
+                while !stopped.get() && s.next_node(&mut sink)? {}
+                Ok(())
+            })();
+            // Whatever was decoded goes to the builder, also before a decoding error: a
+            // bad node before it is the error to report.
+            if !batch.nodes.is_empty() {
+                let _ = tx.send(std::mem::take(&mut batch));
             }
-            let data = s.buffer("data")?;
-            let acl = s.i64()?;
-            let stat = s.stat()?;
-            if !t.acls.contains(acl) {
-                return Err(TreeError::UnknownAclIndex { path, index: acl });
-            }
-            t.acls.add_usage(acl);
-            let data = data.map(Arc::<[u8]>::from);
-            let node = Node::new(data, acl, stat);
-            if path.is_empty() {
-                if have_root {
-                    return Err(TreeError::DuplicatePath(path));
-                }
-                have_root = true;
-                t.insert_root(node);
-                continue;
-            }
-            let parent = match path.rfind('/') {
-                Some(0) if have_root => "/",
-                Some(i) if i > 0 => &path[..i],
-                _ => "",
-            };
-            if parent.is_empty() || t.node(parent).is_none() {
-                return Err(TreeError::MissingParent {
-                    parent: parent.to_string(),
-                    path,
-                });
-            }
-            if t.node(&path).is_some() {
-                return Err(TreeError::DuplicatePath(path));
-            }
-            t.insert_child(&path, node);
-        }
-        if !have_root {
-            return Err(TreeError::NoRoot);
-        }
+            drop(tx);
+            (parsed.map(|()| sums), builder.join())
+        });
+        let built = match built {
+            Ok(b) => b,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        // The builder only saw nodes before any decoding error: its error comes first.
+        let (mut t, root) = built?;
+        let (digest, size) = parsed?;
+        t.root = root;
+        t.digest = t.digest.wrapping_add(digest);
+        t.data_size += size;
         t.setup_quota();
         t.acls.purge_unused();
         Ok(t)
@@ -158,14 +160,296 @@ fn write_node(buf: &mut Vec<u8>, path: &str, node: &Node) {
     node.stat.write_to(buf);
 }
 
+/// Nodes handed from the decoding thread to the building one at a time.
+const BATCH_NODES: usize = 4096;
+/// Batches decoded ahead of the builder at most.
+const BATCHES_IN_FLIGHT: usize = 4;
+
+/// Decoded nodes with their paths (kept in one string).
+#[derive(Default)]
+struct NodeBatch {
+    paths: String,
+    ends: Vec<usize>,
+    /// Already shared, so the builder only moves pointers (each is still its only owner
+    /// until it is hung in the tree, so children can be added to it in place).
+    nodes: Vec<Arc<Node>>,
+}
+
+impl NodeBatch {
+    fn push(&mut self, path: &str, node: Node) {
+        self.paths.push_str(path);
+        self.ends.push(self.paths.len());
+        self.nodes.push(Arc::new(node));
+    }
+}
+
+/// The root is "" in the stream and "/" everywhere else.
+fn path_or_root(path: &str) -> &str {
+    if path.is_empty() {
+        "/"
+    } else {
+        path
+    }
+}
+
+/// The building side of [`DataTree::deserialize`]: ACL users, counts and the
+/// ephemeral/container/TTL sets, and the tree itself. Returns the tree (without its root)
+/// and the root.
+fn build_tree(
+    mut t: DataTree,
+    batches: mpsc::Receiver<NodeBatch>,
+) -> Result<(DataTree, Arc<Node>), TreeError> {
+    let mut builder: Option<Builder> = None;
+    // ACL users are counted per run of nodes sharing an index (usually all of them).
+    let mut acl_run: Option<(i64, u64)> = None;
+    for batch in batches {
+        let mut start = 0;
+        for (end, node) in batch.ends.iter().zip(batch.nodes) {
+            let path = &batch.paths[start..*end];
+            start = *end;
+            match acl_run {
+                Some((index, ref mut n)) if index == node.acl => *n += 1,
+                _ => {
+                    if !t.acls.contains(node.acl) {
+                        return Err(TreeError::UnknownAclIndex {
+                            path: path.to_string(),
+                            index: node.acl,
+                        });
+                    }
+                    if let Some((index, n)) = acl_run {
+                        t.acls.add_usages(index, n);
+                    }
+                    acl_run = Some((node.acl, 1));
+                }
+            }
+            if path.is_empty() {
+                if builder.is_some() {
+                    return Err(TreeError::DuplicatePath(String::new()));
+                }
+                t.account_kind("/", &node);
+                builder = Some(Builder::new(node));
+                continue;
+            }
+            let Some(b) = builder.as_mut() else {
+                let parent = match path.rfind('/') {
+                    Some(i) if i > 0 => &path[..i],
+                    _ => "",
+                };
+                return Err(TreeError::MissingParent {
+                    parent: parent.to_string(),
+                    path: path.to_string(),
+                });
+            };
+            t.account_kind(path, &node);
+            b.add(path, node)?;
+        }
+    }
+    if let Some((index, n)) = acl_run {
+        t.acls.add_usages(index, n);
+    }
+    let root = builder.ok_or(TreeError::NoRoot)?.finish()?;
+    Ok((t, root))
+}
+
+/// Builds a tree from nodes in pre-order (a snapshot's order) in one pass. The nodes on
+/// the path to the last one read are kept open (owned, not yet shared); when the stream
+/// leaves a subtree its node is hung under its parent. A node whose parent is not open
+/// (the stream is not in pre-order) is inserted by walking down from the root instead.
+struct Builder {
+    /// The path of the deepest open node ("" for the root).
+    path: String,
+    /// Open nodes, the root first, each with the length of its path in `path`. Each is
+    /// its `Arc`'s only owner, so `make_mut` never copies.
+    open: Vec<(usize, Arc<Node>)>,
+}
+
+impl Builder {
+    fn new(root: Arc<Node>) -> Builder {
+        Builder {
+            path: String::new(),
+            open: vec![(0, root)],
+        }
+    }
+
+    /// Adds the node at `path` ("/a/b"), whose parent must have been added before.
+    fn add(&mut self, path: &str, node: Arc<Node>) -> Result<(), TreeError> {
+        let slash = path.rfind('/').ok_or_else(|| TreeError::MissingParent {
+            parent: String::new(),
+            path: path.to_string(),
+        })?;
+        let parent = &path[..slash];
+        loop {
+            let top = self.open.last().map_or(0, |(len, _)| *len);
+            if &self.path[..top] == parent {
+                self.path.push_str(&path[slash..]);
+                self.open.push((self.path.len(), node));
+                return Ok(());
+            }
+            if self.open.len() == 1 {
+                return self.insert_walking(path, slash, node);
+            }
+            self.close_top()?;
+        }
+    }
+
+    /// Hangs the deepest open node under its parent (the next deepest).
+    fn close_top(&mut self) -> Result<(), TreeError> {
+        let Some((len, node)) = self.open.pop() else {
+            return Ok(());
+        };
+        let parent_len = self.open.last().map_or(0, |(l, _)| *l);
+        let name = Name::new(&self.path[parent_len + 1..len]);
+        if let Some((_, parent)) = self.open.last_mut() {
+            if Arc::make_mut(parent).children.insert(name, node).is_some() {
+                return Err(TreeError::DuplicatePath(self.path[..len].to_string()));
+            }
+        }
+        self.path.truncate(parent_len);
+        Ok(())
+    }
+
+    /// The slow path for a node whose parent is not open: everything open but the root has
+    /// been closed, so the parent is found by walking from the root.
+    fn insert_walking(
+        &mut self,
+        path: &str,
+        slash: usize,
+        node: Arc<Node>,
+    ) -> Result<(), TreeError> {
+        let missing = || TreeError::MissingParent {
+            parent: path[..slash].to_string(),
+            path: path.to_string(),
+        };
+        let Some((_, root)) = self.open.first_mut() else {
+            return Err(missing());
+        };
+        let mut cur: &mut Node = Arc::make_mut(root);
+        if slash > 0 {
+            for name in path[1..slash].split('/') {
+                cur = Arc::make_mut(cur.children.get_mut(name).ok_or_else(missing)?);
+            }
+        }
+        let name = Name::new(&path[slash + 1..]);
+        if cur.children.contains_key(&name) {
+            return Err(TreeError::DuplicatePath(path.to_string()));
+        }
+        cur.children.insert(name, node);
+        Ok(())
+    }
+
+    /// Closes every open node and returns the root.
+    fn finish(mut self) -> Result<Arc<Node>, TreeError> {
+        while self.open.len() > 1 {
+            self.close_top()?;
+        }
+        self.open
+            .pop()
+            .map(|(_, root)| root)
+            .ok_or(TreeError::NoRoot)
+    }
+}
+
+/// Bytes of a serialized StatPersisted.
+const STAT_LEN: usize = 8 * 4 + 4 * 3 + 8 * 2;
+
+fn be_i32(b: &[u8], at: usize) -> i32 {
+    let mut a = [0u8; 4];
+    a.copy_from_slice(&b[at..at + 4]);
+    i32::from_be_bytes(a)
+}
+
+fn be_i64(b: &[u8], at: usize) -> i64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[at..at + 8]);
+    i64::from_be_bytes(a)
+}
+
+fn stat_at(b: &[u8], at: usize) -> StatPersisted {
+    StatPersisted {
+        czxid: be_i64(b, at),
+        mzxid: be_i64(b, at + 8),
+        ctime: be_i64(b, at + 16),
+        mtime: be_i64(b, at + 24),
+        version: be_i32(b, at + 32),
+        cversion: be_i32(b, at + 36),
+        aversion: be_i32(b, at + 40),
+        ephemeral_owner: be_i64(b, at + 44),
+        pzxid: be_i64(b, at + 52),
+    }
+}
+
+/// Hands each node, with its path, to the tree being built.
+type NodeSink<'f> = dyn FnMut(&str, Node) -> Result<(), TreeError> + 'f;
+
 /// Minimal jute reader over a byte stream (the snapshot may be far larger than memory
-/// we want to buffer at once).
+/// we want to buffer at once). Whole node records are decoded in place from the reader's
+/// buffer when they lie in it, which is nearly always.
 struct Stream<'a> {
-    r: &'a mut dyn Read,
+    r: &'a mut dyn BufRead,
     max_len: usize,
 }
 
 impl Stream<'_> {
+    /// Reads the next node and hands it to `sink`; false at the "/" terminator.
+    fn next_node(&mut self, sink: &mut NodeSink<'_>) -> Result<bool, TreeError> {
+        if let Some(more) = self.node_in_buffer(sink)? {
+            return Ok(more);
+        }
+        let path = self.string("path")?;
+        if path == "/" {
+            return Ok(false);
+        }
+        let data = self.buffer("data")?.map(Arc::<[u8]>::from);
+        let acl = self.i64()?;
+        let stat = self.stat()?;
+        sink(&path, Node::new(data, acl, stat))?;
+        Ok(true)
+    }
+
+    /// Decodes a whole node record in place in the reader's buffer, if it is all there
+    /// (None when it is not: the caller reads it field by field).
+    fn node_in_buffer(&mut self, sink: &mut NodeSink<'_>) -> Result<Option<bool>, TreeError> {
+        let max_len = self.max_len;
+        let check = |what: &'static str, len: i32| -> Result<Option<usize>, TreeError> {
+            if len == -1 {
+                return Ok(None);
+            }
+            if len < 0 || len as usize > max_len {
+                return Err(TreeError::BadLength {
+                    what,
+                    len: i64::from(len),
+                    limit: max_len,
+                });
+            }
+            Ok(Some(len as usize))
+        };
+        let b = self.r.fill_buf()?;
+        if b.len() < 4 {
+            return Ok(None);
+        }
+        let path_len = check("path", be_i32(b, 0))?.ok_or(TreeError::Null("path"))?;
+        let path_end = 4 + path_len;
+        if b.len() < path_end + 4 {
+            return Ok(None);
+        }
+        let path = String::from_utf8_lossy(&b[4..path_end]);
+        if path == "/" {
+            self.r.consume(path_end);
+            return Ok(Some(false));
+        }
+        let data_len = check("data", be_i32(b, path_end))?;
+        let data_end = path_end + 4 + data_len.unwrap_or(0);
+        let end = data_end + 8 + STAT_LEN;
+        if b.len() < end {
+            return Ok(None);
+        }
+        let data = data_len.map(|_| Arc::<[u8]>::from(&b[path_end + 4..data_end]));
+        let node = Node::new(data, be_i64(b, data_end), stat_at(b, data_end + 8));
+        sink(&path, node)?;
+        self.r.consume(end);
+        Ok(Some(true))
+    }
+
     fn array<const N: usize>(&mut self) -> Result<[u8; N], TreeError> {
         let mut b = [0u8; N];
         self.r.read_exact(&mut b)?;
@@ -405,6 +689,106 @@ mod tests {
             DataTree::deserialize(&mut v.as_slice(), MAX),
             Err(TreeError::NoRoot)
         ));
+    }
+
+    /// A tree stream of `paths` (root first as ""), each with its path as data.
+    fn stream_of(paths: &[&str]) -> Vec<u8> {
+        let mut v = Vec::new();
+        v.put_i32(0);
+        for p in paths {
+            v.put_ustring(p);
+            v.put_buffer(Some(p.as_bytes()));
+            v.put_i64(-1);
+            StatPersisted::default().write_to(&mut v);
+        }
+        v.put_ustring("/");
+        v
+    }
+
+    #[test]
+    fn loads_nodes_in_any_order_that_puts_parents_first() {
+        // Pre-order with unsorted siblings (as Apache writes them), then children of
+        // subtrees the stream already left, then a child of one of those.
+        let paths = [
+            "",
+            "/b",
+            "/b/y",
+            "/b/x",
+            "/a",
+            "/a/1",
+            "/a/1/deep",
+            "/b/z",
+            "/a/2",
+            "/a/2/q",
+            "/c",
+            "/a/1/deeper",
+        ];
+        let t = DataTree::deserialize(&mut stream_of(&paths).as_slice(), MAX).expect("load");
+        assert_eq!(t.node_count(), paths.len());
+        for p in &paths[1..] {
+            let data = t.get_data(p).and_then(|d| d.0);
+            assert_eq!(data.as_deref(), Some(p.as_bytes()), "{p}");
+        }
+        let mut kids = t.get_children("/a/1").expect("/a/1").0;
+        kids.sort();
+        assert_eq!(kids, vec!["deep", "deeper"]);
+        assert_eq!(t.get_children("/b").expect("/b").0, vec!["x", "y", "z"]);
+        assert_eq!(t.digest(), full_digest(&t));
+        // The same nodes in pre-order give the same tree.
+        let mut sorted = paths.to_vec();
+        sorted.sort();
+        let u = DataTree::deserialize(&mut stream_of(&sorted).as_slice(), MAX).expect("load");
+        assert_eq!(u.digest(), t.digest());
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        t.serialize(&mut a).expect("serialize");
+        u.serialize(&mut b).expect("serialize");
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn rejects_duplicate_paths_wherever_they_are() {
+        for paths in [
+            &["", "/a", "/a"][..],
+            &["", "/a", "/a/b", "/a/b"],
+            &["", "/a", "/a/b", "/c", "/a/b"],
+            &["", "/a", "/b", "/a"],
+            &["", ""],
+        ] {
+            assert!(
+                matches!(
+                    DataTree::deserialize(&mut stream_of(paths).as_slice(), MAX),
+                    Err(TreeError::DuplicatePath(_))
+                ),
+                "{paths:?}"
+            );
+        }
+        assert!(matches!(
+            DataTree::deserialize(&mut stream_of(&["", "/a", "/b/c"]).as_slice(), MAX),
+            Err(TreeError::MissingParent { .. })
+        ));
+    }
+
+    #[test]
+    fn records_split_across_reads_load_the_same() {
+        // A reader that hands out a few bytes at a time: every record straddles buffers.
+        struct Dribble<'a>(&'a [u8], usize);
+        impl std::io::Read for Dribble<'_> {
+            fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+                let n = self.1.min(out.len()).min(self.0.len());
+                out[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let t = sample_tree();
+        let mut bytes = Vec::new();
+        t.serialize(&mut bytes).expect("serialize");
+        for step in [1, 3, 7, 50] {
+            let mut r = std::io::BufReader::with_capacity(step, Dribble(&bytes, step));
+            let back = DataTree::deserialize(&mut r, MAX).expect("load");
+            assert_eq!(back.digest(), t.digest(), "{step}");
+            assert_eq!(back.node_count(), t.node_count(), "{step}");
+        }
     }
 
     /// A snapshot file written by Apache ZooKeeper: header, sessions, then the tree,

@@ -7,8 +7,9 @@
 //! for every descendant, so they never see NodeChildrenChanged. A session is notified at most
 //! once per change, whatever mix of watches it holds.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 
+use crate::hashing::{HashMap, HashSet};
 use crate::proto::codes::{event, watcher_type};
 
 /// How a watch was set.
@@ -217,7 +218,7 @@ impl WatchManager {
     /// The sessions notified by an event of type `ev` at `path` (standard watches are consumed).
     pub fn trigger(&mut self, path: &str, ev: i32) -> Vec<i64> {
         let mut out = Vec::new();
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         match ev {
             event::NODE_CREATED | event::NODE_DATA_CHANGED => {
                 self.data.trigger(path, &mut out, &mut seen)

@@ -78,6 +78,10 @@ pub struct Election {
     /// FOLLOWING/LEADING votes of any round, to join an established ensemble.
     out_of_election: BTreeMap<u64, TrackedVote>,
     inbox: VecDeque<(u64, Notification)>,
+    /// LOOKING notifications voters sent while we were settled, the latest per voter. The
+    /// next round starts with them: a peer that noticed a dead leader a moment before we
+    /// did would otherwise go unheard until its notification timeout (200 ms or more).
+    held: BTreeMap<u64, Notification>,
     /// Our own broadcasts, delivered to ourselves as Apache's connection manager does.
     loopback: VecDeque<Notification>,
     not_timeout_ms: u64,
@@ -130,6 +134,7 @@ impl Election {
             recvset: BTreeMap::new(),
             out_of_election: BTreeMap::new(),
             inbox: VecDeque::new(),
+            held: BTreeMap::new(),
             loopback: VecDeque::new(),
             not_timeout_ms: FINALIZE_WAIT_MS,
             poll_deadline_ms: 0,
@@ -181,6 +186,8 @@ impl Election {
         self.proposal = self.init_candidate();
         let mut out = Vec::new();
         self.broadcast(&mut out);
+        let held = std::mem::take(&mut self.held);
+        self.inbox.extend(held);
         self.drain(&mut out);
         out
     }
@@ -201,6 +208,10 @@ impl Election {
             Input::PeerDown(sid) => {
                 self.connected.remove(&sid);
                 self.lost.insert(sid);
+                if self.is_looking() && self.finalize_deadline_ms.is_some() {
+                    // The voter we were still waiting for may be the one that went away.
+                    self.decide_if_all_reachable_agree(&mut out);
+                }
             }
         }
         self.drain(&mut out);
@@ -365,6 +376,9 @@ impl Election {
             if let Some(reply) = self.answer_while_settled(from, &n) {
                 out.push(Output::Send { to: from, n: reply });
             }
+            if n.state == ServerState::Looking && self.verifier.is_voter(from) {
+                self.held.insert(from, n);
+            }
             return;
         }
         if !self.verifier.is_voter(from) {
@@ -381,7 +395,10 @@ impl Election {
             self.inbox.pop_front();
         }
         self.inbox.push_back((from, n));
-        if lagging && self.running {
+        // Telling a laggard our round only helps if it counts our messages: a voter ignores
+        // a non-voter's, and answers it with its own lagging vote, which would start an
+        // endless echo between a LOOKING observer and a LOOKING voter a round behind.
+        if lagging && self.running && self.verifier.is_voter(self.my_id) {
             let n = self.proposal_notification();
             out.push(Output::Send { to: from, n });
         }
@@ -431,8 +448,10 @@ impl Election {
         };
         if self.finalize_deadline_ms.is_some() {
             if !self.better(&cand, &self.proposal) {
-                // Nothing better: keep waiting a full finalizeWait from now.
+                // Nothing better: keep waiting a full finalizeWait from now (as Apache does),
+                // but keep what the message tells us, which may end the wait early.
                 self.finalize_deadline_ms = Some(self.now_ms + FINALIZE_WAIT_MS);
+                self.note_while_finalizing(from, &n, out);
                 return;
             }
             self.finalize_deadline_ms = None;
@@ -481,7 +500,15 @@ impl Election {
                 version: 0,
             },
         );
-        let target = TrackedVote {
+        let target = self.proposal_target();
+        if self.has_quorum(&self.recvset, &target) && !self.decide_if_all_reachable_agree(out) {
+            self.finalize_deadline_ms = Some(self.now_ms + FINALIZE_WAIT_MS);
+        }
+    }
+
+    /// Our proposal as a LOOKING vote of this round.
+    fn proposal_target(&self) -> TrackedVote {
+        TrackedVote {
             vote: Vote {
                 leader: self.proposal.leader,
                 zxid: self.proposal.zxid,
@@ -490,17 +517,45 @@ impl Election {
                 state: ServerState::Looking,
             },
             version: 0,
-        };
-        if self.has_quorum(&self.recvset, &target) {
-            if self.heard_from_every_reachable_voter(&target) {
-                // Nobody we can reach has anything better to say: waiting finalizeWait
-                // could only delay the decision (this is where most of Apache's election
-                // time goes after a leader dies).
-                let c = self.proposal;
-                self.decide(c, self.logical_clock, out);
-            } else {
-                self.finalize_deadline_ms = Some(self.now_ms + FINALIZE_WAIT_MS);
+        }
+    }
+
+    /// Decides for our proposal when a quorum backs it and every voter we can reach voted
+    /// for it: nobody reachable has anything better to say, so waiting finalizeWait could
+    /// only delay the decision (this is where most of Apache's election time goes after a
+    /// leader dies). The elected leader is still the best of a quorum, as with the wait.
+    fn decide_if_all_reachable_agree(&mut self, out: &mut Vec<Output>) -> bool {
+        let target = self.proposal_target();
+        if !self.has_quorum(&self.recvset, &target)
+            || !self.heard_from_every_reachable_voter(&target)
+        {
+            return false;
+        }
+        let c = self.proposal;
+        self.decide(c, self.logical_clock, out);
+        true
+    }
+
+    /// A message that does not beat our proposal, during finalizeWait. Apache drops it; we
+    /// record a same-round LOOKING vote (it may be the last voter agreeing with us) and join
+    /// an established leader as we would outside the wait.
+    fn note_while_finalizing(&mut self, from: u64, n: &Notification, out: &mut Vec<Output>) {
+        if !self.verifier.is_voter(from) || !self.verifier.is_voter(n.leader) {
+            return;
+        }
+        match n.state {
+            ServerState::Looking if n.election_epoch == self.logical_clock => {
+                self.recvset.insert(
+                    from,
+                    TrackedVote {
+                        vote: vote_of(n, ServerState::Looking),
+                        version: 0,
+                    },
+                );
+                self.decide_if_all_reachable_agree(out);
             }
+            ServerState::Looking | ServerState::Observing => {}
+            ServerState::Following | ServerState::Leading => self.process_settled(from, n, out),
         }
     }
 

@@ -121,9 +121,8 @@ fn three_servers_elect_the_most_up_to_date() {
     .into_iter()
     .collect();
     let q = start_all(&mut nodes);
-    // Before finalizeWait has passed nobody decides.
-    assert!(run(&mut nodes, q, 199).is_empty());
-    let d = run(&mut nodes, VecDeque::new(), 200);
+    // Every voter ends up voting for 3 in this round: nobody waits finalizeWait (time 0).
+    let d = run(&mut nodes, q, 0);
     assert_eq!(d[&1], (3, ServerState::Following));
     assert_eq!(d[&2], (3, ServerState::Following));
     assert_eq!(d[&3], (3, ServerState::Leading));
@@ -144,8 +143,9 @@ fn peer_epoch_beats_zxid() {
     .into_iter()
     .collect();
     let q = start_all(&mut nodes);
-    run(&mut nodes, q, 0);
-    let d = run(&mut nodes, VecDeque::new(), 200);
+    let mut d = run(&mut nodes, q, 0);
+    d.extend(run(&mut nodes, VecDeque::new(), 200));
+    assert_eq!(d.len(), 3, "{d:?}");
     assert!(d.values().all(|(l, _)| *l == 2), "{d:?}");
 }
 
@@ -308,8 +308,8 @@ fn observers_never_win_and_never_count() {
     .into_iter()
     .collect();
     let q = start_all(&mut nodes);
-    run(&mut nodes, q, 0);
-    let mut d = run(&mut nodes, VecDeque::new(), 200);
+    let mut d = run(&mut nodes, q, 0);
+    d.extend(run(&mut nodes, VecDeque::new(), 200));
     // The observer times out, re-asks, and hears the settled voters.
     d.extend(run(&mut nodes, VecDeque::new(), 400));
     assert_eq!(d[&3], (3, ServerState::Leading));
@@ -458,4 +458,128 @@ fn a_settled_vote_answers_looking_peers() {
         .answer_while_settled(1, &looking(1, 0, 1, 0))
         .expect("answers");
     assert_eq!((reply.leader, reply.state), (3, ServerState::Following));
+}
+
+/// Three voters elect 3; then 3 dies and both survivors see its connections drop.
+fn survivors_of_a_dead_leader() -> BTreeMap<u64, Election> {
+    let voters = [1, 2, 3];
+    let mut nodes: BTreeMap<u64, Election> = voters
+        .iter()
+        .map(|&id| (id, node(id, &voters, &[], 0x1_0000_0009, 1)))
+        .collect();
+    for (id, e) in nodes.iter_mut() {
+        for peer in voters.iter().filter(|p| *p != id) {
+            e.step(Input::PeerUp(*peer));
+        }
+    }
+    let q = start_all(&mut nodes);
+    let d = run(&mut nodes, q, 0);
+    assert_eq!(d[&3], (3, ServerState::Leading));
+    nodes.remove(&3);
+    for e in nodes.values_mut() {
+        e.step(Input::PeerDown(3));
+        e.set_log_state(0x1_0000_0010, 1);
+    }
+    nodes
+}
+
+#[test]
+fn a_vote_sent_while_we_were_settled_counts_in_our_next_round() {
+    let mut nodes = survivors_of_a_dead_leader();
+    // 2 notices first; its vote reaches 1 while 1 still follows 3.
+    let out2 = nodes.get_mut(&2).unwrap().start(1000);
+    let to1: Vec<Notification> = sends(&out2)
+        .into_iter()
+        .filter(|(to, _)| *to == 1)
+        .map(|(_, n)| n)
+        .collect();
+    assert_eq!(to1.len(), 1);
+    let e1 = nodes.get_mut(&1).unwrap();
+    let answer = e1.step(Input::Notification {
+        from: 2,
+        n: to1[0].clone(),
+    });
+    assert_eq!(sends(&answer)[0].1.state, ServerState::Following);
+    // When 1 starts looking it already knows 2's vote: it decides with its first step,
+    // instead of waiting for 2's notification timeout.
+    let out1 = e1.start(1001);
+    assert_eq!(decided(&out1), Some((2, ServerState::Following)));
+    let mut q: VecDeque<_> = sends(&out1).into_iter().map(|(to, n)| (1, to, n)).collect();
+    q.retain(|(_, to, _)| *to == 2);
+    let d = run(&mut nodes, q, 1001);
+    assert_eq!(d[&2], (2, ServerState::Leading));
+}
+
+#[test]
+fn losing_the_last_silent_voter_ends_finalize_wait() {
+    let voters = [1, 2, 3];
+    let mut e = node(1, &voters, &[], 0x1_0000_0009, 1);
+    e.step(Input::PeerUp(2));
+    e.step(Input::PeerUp(3));
+    e.start(0);
+    e.step(Input::Notification {
+        from: 2,
+        n: looking(2, 0x1_0000_0009, 1, 1),
+    });
+    // A quorum (1, 2) for 2, but 3 is connected and silent: finalizeWait.
+    assert_eq!(e.proposal().leader, 2);
+    assert_eq!(e.next_timer(), Some(200));
+    let out = e.step(Input::PeerDown(3));
+    assert_eq!(decided(&out), Some((2, ServerState::Following)));
+}
+
+#[test]
+fn finalize_wait_joins_an_established_leader_at_once() {
+    // A restarted 2 (round 1) hears 1's last LOOKING vote of round 3 for 3, then that 1
+    // follows 3 and 3 leads: it joins without waiting finalizeWait out.
+    let voters = [1, 2, 3];
+    let mut e = node(2, &voters, &[], 0x2_0000_0003, 2);
+    e.step(Input::PeerUp(1));
+    e.start(0);
+    e.step(Input::Notification {
+        from: 1,
+        n: looking(3, 0x2_0000_0003, 3, 2),
+    });
+    assert_eq!(
+        e.next_timer(),
+        Some(200),
+        "3 never heard from: finalizeWait"
+    );
+    e.step(Input::Tick { now_ms: 10 });
+    let out = e.step(Input::Notification {
+        from: 1,
+        n: settled(ServerState::Following, 3, 0x2_0000_0003, 3, 2),
+    });
+    assert!(decided(&out).is_none(), "no word from the leader yet");
+    e.step(Input::PeerUp(3));
+    let out = e.step(Input::Notification {
+        from: 3,
+        n: settled(ServerState::Leading, 3, 0x2_0000_0003, 3, 2),
+    });
+    assert_eq!(decided(&out), Some((3, ServerState::Following)));
+    assert_eq!(e.current_vote().election_epoch, 3);
+}
+
+#[test]
+fn a_looking_observer_does_not_echo_a_lagging_voter() {
+    // Voter 2 answers every LOOKING observer message with its own (lagging) vote; if the
+    // observer answered that in turn, the two would echo forever.
+    let mut o = node(4, &[1, 2, 3], &[4], 5, 1);
+    o.start(0);
+    o.start(500);
+    assert_eq!(o.logical_clock(), 2);
+    let out = o.step(Input::Notification {
+        from: 2,
+        n: looking(2, 5, 1, 1),
+    });
+    assert!(sends(&out).is_empty(), "{out:?}");
+    // A voter still tells a lagging voter about the current round.
+    let mut v = node(1, &[1, 2, 3], &[4], 5, 1);
+    v.start(0);
+    v.start(500);
+    let out = v.step(Input::Notification {
+        from: 2,
+        n: looking(2, 5, 1, 1),
+    });
+    assert_eq!(sends(&out).len(), 1);
 }

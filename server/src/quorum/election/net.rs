@@ -27,8 +27,9 @@ use crate::proto::election::{
 };
 use crate::quorum::verifier::QuorumMaj;
 
-/// How often the state machine's deadlines are checked.
-const TICK: Duration = Duration::from_millis(20);
+/// Longest sleep between two checks of the state machine's deadlines (it is woken at its
+/// next deadline; this only bounds how long the clock goes unreported while settled).
+const IDLE_TICK: Duration = Duration::from_secs(1);
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
 
@@ -436,9 +437,13 @@ async fn core_loop(
     let epoch = Instant::now();
     let now_ms = || epoch.elapsed().as_millis() as u64;
     let mut waiting: Option<oneshot::Sender<Decision>> = None;
-    let mut ticker = tokio::time::interval(TICK);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        // Wake exactly at the next deadline (finalizeWait, notification timeout): a fixed
+        // tick would add up to a tick to every election.
+        let wake = match election.next_timer() {
+            Some(ms) => epoch + Duration::from_millis(ms),
+            None => Instant::now() + IDLE_TICK,
+        };
         let out = tokio::select! {
             ev = events.recv() => match ev {
                 None => return,
@@ -464,7 +469,7 @@ async fn core_loop(
                 }
             },
             Some(_) = peers.tasks.join_next(), if !peers.tasks.is_empty() => Vec::new(),
-            _ = ticker.tick() => election.step(Input::Tick { now_ms: now_ms() }),
+            _ = tokio::time::sleep_until(wake.into()) => election.step(Input::Tick { now_ms: now_ms() }),
         };
         let mut out = out;
         out.extend(adopt_newer(&mut election, &mut peers, &adoption, now_ms()));
@@ -507,6 +512,11 @@ async fn accept_loop(listener: TcpListener, cnx_timeout: Duration, events: mpsc:
                         continue;
                     }
                 };
+                // Notifications are small writes answered by the peer: with Nagle on, each
+                // reply can sit out the peer's delayed ACK (~40 ms on Linux).
+                if let Err(e) = stream.set_nodelay(true) {
+                    tracing::debug!(error = %e, "election connection: cannot disable Nagle");
+                }
                 let events = events.clone();
                 handshakes.spawn(async move {
                     let mut stream = stream;

@@ -30,6 +30,7 @@ enum Event {
     Timer(u64),
     Check(u64),
     PeerUp { at: u64, peer: u64 },
+    PeerDown { at: u64, peer: u64 },
     Start(u64),
     Crash(u64),
     Cut(u64, u64),
@@ -55,6 +56,9 @@ struct Sim {
     nodes: BTreeMap<u64, Node>,
     q: QuorumMaj,
     cut: BTreeSet<(u64, u64)>,
+    /// When each server last learns that its connection to a peer dropped: a reconnection
+    /// is reported after that, as a real connection's events come in order.
+    down_at: BTreeMap<(u64, u64), u64>,
     drop_p: f64,
     dup_p: f64,
     max_delay: u64,
@@ -104,6 +108,7 @@ impl Sim {
             nodes,
             q,
             cut: BTreeSet::new(),
+            down_at: BTreeMap::new(),
             drop_p: rng.gen_range(0.0..0.3),
             dup_p: rng.gen_range(0.0..0.2),
             max_delay: rng.gen_range(2..400),
@@ -181,10 +186,11 @@ impl Sim {
             return;
         }
         if self.faulty() && self.rng.gen_bool(self.drop_p) {
-            // A lost message is a broken connection: both ends reconnect, then resend.
+            // A lost message is a broken connection: both ends see it drop, reconnect, resend.
+            self.connection_lost(from, to);
             let at = self.now + self.rng.gen_range(1..500);
-            self.schedule(at, Event::PeerUp { at: from, peer: to });
-            self.schedule(at, Event::PeerUp { at: to, peer: from });
+            self.peer_up(at, from, to);
+            self.peer_up(at, to, from);
             return;
         }
         let copies = if self.rng.gen_bool(self.dup_p) { 2 } else { 1 };
@@ -199,6 +205,22 @@ impl Sim {
                 },
             );
         }
+    }
+
+    /// Both ends of a connection learn (soon, in either order) that it dropped, as a socket
+    /// EOF or reset tells the real driver.
+    fn connection_lost(&mut self, a: u64, b: u64) {
+        for (at, peer) in [(a, b), (b, a)] {
+            let when = self.now + self.rng.gen_range(0..20);
+            self.down_at.insert((at, peer), when);
+            self.schedule(when, Event::PeerDown { at, peer });
+        }
+    }
+
+    /// A connection coming up at `when` (or just after its last drop was reported).
+    fn peer_up(&mut self, when: u64, at: u64, peer: u64) {
+        let after_down = self.down_at.get(&(at, peer)).map_or(0, |d| d + 1);
+        self.schedule(when.max(after_down), Event::PeerUp { at, peer });
     }
 
     fn apply(&mut self, id: u64, out: Vec<Output>) -> Result<(), String> {
@@ -395,6 +417,12 @@ impl Sim {
                     self.apply(at, out)?;
                 }
             }
+            Event::PeerDown { at, peer } => {
+                if self.nodes[&at].up {
+                    let out = self.node(at).e.step(Input::PeerDown(peer));
+                    self.apply(at, out)?;
+                }
+            }
             Event::Start(id) => {
                 let now = self.now;
                 let node = self.node(id);
@@ -407,19 +435,35 @@ impl Sim {
                     node.up = true;
                     node.timer_at = None;
                     node.trouble_since = None;
-                    let out = node.e.start(now);
+                    // Connections to the live servers come up before any message on them.
+                    for other in self.ids() {
+                        if other != id && self.nodes[&other].up && self.linked(id, other) {
+                            self.peer_up(now + 1, id, other);
+                            self.peer_up(now + 1, other, id);
+                        }
+                    }
+                    let out = self.node(id).e.start(now);
                     self.apply(id, out)?;
                 }
             }
-            Event::Crash(id) => self.node(id).up = false,
+            Event::Crash(id) => {
+                self.node(id).up = false;
+                for other in self.ids() {
+                    if other != id && self.nodes[&other].up && self.linked(id, other) {
+                        self.connection_lost(id, other);
+                    }
+                }
+            }
             Event::Cut(a, b) => {
-                self.cut.insert(pair(a, b));
+                if self.cut.insert(pair(a, b)) {
+                    self.connection_lost(a, b);
+                }
             }
             Event::Heal(a, b) => {
                 if self.cut.remove(&pair(a, b)) {
                     let at = self.now + 1;
-                    self.schedule(at, Event::PeerUp { at: a, peer: b });
-                    self.schedule(at, Event::PeerUp { at: b, peer: a });
+                    self.peer_up(at, a, b);
+                    self.peer_up(at, b, a);
                 }
             }
         }

@@ -2,7 +2,7 @@
 //! pre-buffered) so that the snapshot which follows a SNAP packet can be parsed from the very
 //! same reader, and snapshots are written/read as facts §13 parts 2–5 plus "BenWasHere".
 
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, Read, Write};
 
 use bytes::Bytes;
 
@@ -120,7 +120,7 @@ pub(super) struct ReceivedSnapshot {
 /// Reads what [`write_snapshot`] wrote, checking the signature. `max_len` bounds every
 /// string and buffer in the tree.
 pub(super) fn read_snapshot(
-    r: &mut dyn Read,
+    r: &mut dyn BufRead,
     max_len: usize,
 ) -> Result<ReceivedSnapshot, TransportError> {
     let count = read_count(r, "session count")?;
