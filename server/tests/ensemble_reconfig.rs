@@ -508,7 +508,31 @@ async fn zkcli_reconfig_add_remove_and_config() {
     for m in &members {
         assert!(out.contains(m.as_str()), "{m} in {out}");
     }
-    ens.kill9(3);
+    ens.wait_leader().await;
+
+    // Re-role a follower to observer with zkCli.
+    let leader = ens.wait_leader().await;
+    let f = (0..4).find(|&i| i != leader).unwrap();
+    ens.members[f].observer = true;
+    let spec = ens.members[f].server_spec();
+    let out = zkcli(&cp, &ens.addr(leader), &["reconfig", "-add", &spec]);
+    assert!(out.contains(&spec), "{out}");
+    ens.poll("the re-roled member to observe", || async {
+        (ens.mode(f).await.as_deref() == Some("observer")).then_some(())
+    })
+    .await;
+
+    // Remove the leader with zkCli: another voter takes over without losing the data.
+    let id = (leader + 1).to_string();
+    let survivor = (0..4).find(|&i| i != leader && i != f).unwrap();
+    let out = zkcli(&cp, &ens.addr(survivor), &["reconfig", "-remove", &id]);
+    assert!(out.contains("Committed new configuration:"), "{out}");
+    assert!(!out.contains(&format!("server.{id}=")), "{out}");
+    ens.kill9(leader);
+    let new = ens.wait_leader().await;
+    assert_ne!(new, leader);
+    let out = zkcli(&cp, &ens.addr(new), &["create", "/after-zkcli", "x"]);
+    assert!(out.contains("Created /after-zkcli"), "{out}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
