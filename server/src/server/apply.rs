@@ -6,6 +6,7 @@ use bytes::Bytes;
 use tracing::info;
 
 use super::core::{Core, Deferred, Origin};
+use super::ensemble::config_text_of;
 use crate::net::ConnId;
 use crate::pipeline::replies::write_reply;
 use crate::proto::codes::op;
@@ -38,11 +39,7 @@ impl Core {
 
     /// A committed reconfig txn carries the new config text: it becomes the membership.
     fn adopt_reconfig(&mut self, txn: &Txn) {
-        if txn.hdr.kind != op::RECONFIG {
-            return;
-        }
-        if let TxnBody::SetData(sd) = &txn.body {
-            let text = sd.data.clone().unwrap_or_default();
+        if let Some(text) = config_text_of(txn) {
             self.adopt_config_text(&text);
         }
     }
@@ -218,12 +215,8 @@ fn reconfig_reply(
     txn: &Txn,
     res: &crate::tree::TxnResult,
 ) -> crate::proto::records::GetDataResponse {
-    let data = match &txn.body {
-        TxnBody::SetData(sd) => sd.data.clone(),
-        _ => None,
-    };
     crate::proto::records::GetDataResponse {
-        data,
+        data: config_text_of(txn),
         stat: res.stat.clone().unwrap_or_default(),
     }
 }

@@ -1043,16 +1043,21 @@ mod tests {
         })
     }
 
-    fn five_voters() -> Leader {
-        let mut c = cfg();
-        c.voters = BTreeSet::from([1, 2, 3, 4, 5]);
-        c.observers = BTreeSet::from([6]);
-        let durable = DurableState {
+    /// An empty log in epoch 1.
+    fn epoch_one() -> DurableState {
+        DurableState {
             accepted_epoch: 1,
             current_epoch: 1,
             last_zxid: 0,
             recent: vec![],
-        };
+        }
+    }
+
+    fn five_voters() -> Leader {
+        let mut c = cfg();
+        c.voters = BTreeSet::from([1, 2, 3, 4, 5]);
+        c.observers = BTreeSet::from([6]);
+        let durable = epoch_one();
         let (mut l, _) = Leader::new(c, durable, 0);
         for sid in [2, 3, 4] {
             info(&mut l, sid, 1);
@@ -1179,12 +1184,7 @@ mod tests {
     fn read_round_confirms_at_once_when_alone_a_quorum() {
         let mut c = cfg();
         c.voters = BTreeSet::from([1]);
-        let durable = DurableState {
-            accepted_epoch: 1,
-            current_epoch: 1,
-            last_zxid: 0,
-            recent: vec![],
-        };
+        let durable = epoch_one();
         let (mut l, out) = Leader::new(c, durable, 0);
         assert!(out.contains(&Output::Serving));
         let (r, out) = l.start_read_round().unwrap();
@@ -1231,12 +1231,7 @@ mod tests {
     fn an_unconfirmed_read_round_asks_voters_that_joined_after_it_started() {
         let mut c = cfg();
         c.voters = BTreeSet::from([1, 2, 3, 4, 5]);
-        let durable = DurableState {
-            accepted_epoch: 1,
-            current_epoch: 1,
-            last_zxid: 0,
-            recent: vec![],
-        };
+        let durable = epoch_one();
         let (mut l, _) = Leader::new(c, durable, 0);
         let out = join(&mut l, &[2, 3]);
         assert!(out.contains(&Output::Serving), "{out:?}");

@@ -20,6 +20,7 @@ use crate::quorum::transport::{PeerEvent, PeerSender, ServeGuard, TransportError
 use crate::quorum::zab::{Leader, Learner, LearnerKind};
 
 pub use epochs::{read_epoch, write_epoch, ACCEPTED_EPOCH, CURRENT_EPOCH};
+pub use reconfig::config_text_of;
 pub use roles::{election_loop, NextRole};
 
 /// Events from the election and from dialing a leader.

@@ -22,6 +22,17 @@ use crate::server::core::Core;
 /// The znode that holds the config text.
 const CONFIG_NODE: &str = "/zookeeper/config";
 
+/// The config text a reconfig txn carries (its SetData of /zookeeper/config); `None` for
+/// any other txn.
+pub fn config_text_of(txn: &Txn) -> Option<Bytes> {
+    match &txn.body {
+        TxnBody::SetData(sd) if txn.hdr.kind == op::RECONFIG => {
+            Some(sd.data.clone().unwrap_or_default())
+        }
+        _ => None,
+    }
+}
+
 /// A membership as Zab counts it.
 fn zab_members(config: &QuorumConfig, text: Bytes, leader_stays: bool) -> NewMembers {
     let ids = |role: MemberRole| -> BTreeSet<u64> {
@@ -122,15 +133,14 @@ impl Core {
         let Some(path) = self.static_config_path() else {
             return;
         };
-        let Ok(Txn {
-            body: TxnBody::SetData(sd),
-            ..
-        }) = Txn::decode(txn.clone())
+        let Some(text) = Txn::decode(txn.clone())
+            .ok()
+            .as_ref()
+            .and_then(config_text_of)
         else {
             return;
         };
         let multi = self.cfg.server_config.multi_address_enabled;
-        let text = sd.data.unwrap_or_default();
         if let Some(config) = QuorumConfig::parse_text(&text, multi) {
             if let Err(e) = reconfig::write_next_config(&path, &config) {
                 warn!("cannot write the proposed config: {e}");
