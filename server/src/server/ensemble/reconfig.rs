@@ -1,8 +1,8 @@
 //! Dynamic reconfiguration in a running ensemble: the leader preps and proposes a reconfig
 //! (`quorum::reconfig::prepare_reconfig`), Zab commits it with both quorums, and every
 //! server then activates the new membership (config files, election, quorum counting) and
-//! checks whether it keeps its role: a server removed from the config, or whose role or
-//! leader changed, leaves its role and looks for the new leader.
+//! checks whether it keeps its role: a server whose role or leader changed takes its new
+//! role at once (no election, as Apache's `reconfigFlag`); a removed one looks for a leader.
 
 use std::collections::BTreeSet;
 
@@ -12,15 +12,12 @@ use tracing::{info, warn};
 use super::{NextRole, Role};
 use crate::auth::AuthInfo;
 use crate::config::{QuorumConfig, Role as MemberRole};
-use crate::proto::codes::op;
-use crate::proto::codes::{perms, ErrorCode};
+use crate::proto::codes::{op, perms, ErrorCode};
 use crate::proto::txn::{SetDataTxn, Txn, TxnBody};
 use crate::quorum::reconfig::{self, ReconfigContext, ReconfigOp};
 use crate::quorum::zab::{LearnerKind, NewMembers};
 use crate::server::core::Core;
-
-/// The znode that holds the config text.
-const CONFIG_NODE: &str = "/zookeeper/config";
+use crate::tree::CONFIG_NODE;
 
 /// The config text a reconfig txn carries (its SetData of /zookeeper/config); `None` for
 /// any other txn.
