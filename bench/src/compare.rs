@@ -1,6 +1,6 @@
-//! `zkbench compare`: runs the same matrix against zkserver and Apache ZooKeeper (both
-//! standalone, fsync on, data on the same disk), plus populate/RSS/restart and Apache's
-//! leader election time, and reduces everything to medians and ratios.
+//! `zkbench compare`: runs the same matrix against zkserver and Apache ZooKeeper (fsync on,
+//! data on the same disk), standalone and as 3-server ensembles, plus populate/RSS/restart
+//! and the leader election time, and reduces everything to medians and ratios.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -38,6 +38,9 @@ pub struct CompareConfig {
     pub value_sizes: Vec<usize>,
     /// Read percentages of the mixed getData/setData points (0 and 100 are the pure ones).
     pub mix_read_pcts: Vec<u32>,
+    /// Also run the matrix on a 3-server ensemble of each server (sessions spread over the
+    /// members, followers first, so a single session talks to a follower).
+    pub ensemble: bool,
     /// Seconds per latency point (1 session, 1 outstanding request).
     pub latency_duration_s: f64,
     /// Znodes (100 B) created by the populate phase; 0 skips populate, RSS and restart.
@@ -66,6 +69,7 @@ impl Default for CompareConfig {
             outstanding: 8,
             value_sizes: vec![100, 1024],
             mix_read_pcts: vec![50, 90],
+            ensemble: true,
             latency_duration_s: 4.0,
             populate_count: 1_000_000,
             restarts: 3,
@@ -211,12 +215,14 @@ fn record_load(
     c: &mut Collector,
     notes: &mut Vec<String>,
     flavor: Flavor,
+    prefix: &str,
     latency: bool,
     r: &LoadResult,
 ) {
     let ms = |us: u64| us as f64 / 1000.0;
+    let label = format!("{prefix}{}", r.label);
     if latency {
-        let name = format!("latency {}", r.label);
+        let name = format!("{prefix}latency {}", r.label);
         c.add(
             &format!("{name} p50"),
             "ms",
@@ -233,21 +239,21 @@ fn record_load(
         );
     } else {
         c.add(
-            &format!("{} throughput", r.label),
+            &format!("{label} throughput"),
             "ops/s",
             true,
             flavor,
             r.ops_per_sec,
         );
         c.add(
-            &format!("{} p50", r.label),
+            &format!("{label} p50"),
             "ms",
             false,
             flavor,
             ms(r.latency.p50_us),
         );
         c.add(
-            &format!("{} p99", r.label),
+            &format!("{label} p99"),
             "ms",
             false,
             flavor,
@@ -256,9 +262,8 @@ fn record_load(
     }
     if r.errors > 0 {
         notes.push(format!(
-            "{} {}: {} errors (first: {})",
+            "{} {label}: {} errors (first: {})",
             flavor.name(),
-            r.label,
             r.errors,
             r.first_error.as_deref().unwrap_or("?")
         ));
@@ -300,6 +305,9 @@ pub fn compare(cfg: &CompareConfig, rt: &Runtime) -> Result<Report<CompareConfig
 
     let mut col = Collector::default();
     matrix_phase(cfg, rt, &launcher, &flavors, &mut col, &mut notes)?;
+    if cfg.ensemble {
+        ensemble_phase(cfg, rt, &launcher, &flavors, &mut col, &mut notes)?;
+    }
     if cfg.populate_count > 0 {
         for &f in &flavors {
             populate_phase(cfg, rt, &launcher, f, &mut col, &mut notes)?;
@@ -333,8 +341,7 @@ pub fn compare(cfg: &CompareConfig, rt: &Runtime) -> Result<Report<CompareConfig
     })
 }
 
-/// Both servers up at once; each point runs on one, then the other, so that a run's pair
-/// shares the machine's momentary load.
+/// Both standalone servers up at once; see [`run_matrix`].
 fn matrix_phase(
     cfg: &CompareConfig,
     rt: &Runtime,
@@ -347,10 +354,92 @@ fn matrix_phase(
     for &f in flavors {
         running.push((f, start(launcher, f, &cfg.workdir.join(f.name()))?));
     }
-    for (f, s) in &running {
-        eprintln!("  warming up {} for {}s", f.name(), cfg.warmup_s);
+    let targets: Vec<(Flavor, String)> = running.iter().map(|(f, s)| (*f, s.addr())).collect();
+    let result = run_matrix(cfg, rt, "", &targets, col, notes);
+    for (_, mut s) in running {
+        s.kill();
+        let _ = std::fs::remove_dir_all(&s.def.data_dir);
+    }
+    result
+}
+
+/// A 3-server ensemble of each flavor, all up at once; the matrix runs with sessions spread
+/// over the members (see [`run_matrix`]). A flavor whose ensemble does not form is noted and
+/// left out rather than failing the whole comparison.
+fn ensemble_phase(
+    cfg: &CompareConfig,
+    rt: &Runtime,
+    launcher: &Launcher,
+    flavors: &[Flavor],
+    col: &mut Collector,
+    notes: &mut Vec<String>,
+) -> Result<(), BenchError> {
+    let mut ensembles = Vec::new();
+    let mut targets = Vec::new();
+    for &f in flavors {
+        let dir = cfg.workdir.join(format!("{}-matrix-ensemble", f.name()));
+        match start_ensemble(launcher, f, &dir) {
+            Ok((members, connect)) => {
+                eprintln!("  {} 3-server ensemble serving on {connect}", f.name());
+                targets.push((f, connect));
+                ensembles.push((dir, members));
+            }
+            Err(e) => notes.push(format!("{} 3-server ensemble did not start: {e}", f.name())),
+        }
+    }
+    let result = run_matrix(cfg, rt, ENSEMBLE_PREFIX, &targets, col, notes);
+    for (dir, members) in ensembles {
+        for mut m in members {
+            m.kill();
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    result
+}
+
+/// Figure-name prefix of the 3-server matrix.
+pub const ENSEMBLE_PREFIX: &str = "3-server ";
+
+/// Starts a 3-member ensemble and waits for one leader and two followers; returns the
+/// members and a connect string listing the followers first, then the leader.
+fn start_ensemble(
+    launcher: &Launcher,
+    flavor: Flavor,
+    dir: &Path,
+) -> Result<(Vec<Server>, String), BenchError> {
+    let mut members = Vec::new();
+    for def in servers::ensemble_defs_for(flavor, dir, 3)? {
+        members.push(Server::spawn(launcher, def)?);
+    }
+    for m in &mut members {
+        m.wait_ready(START_LIMIT)?;
+    }
+    let leader = crate::election::wait_stable(&members, START_LIMIT)?;
+    let mut order: Vec<usize> = (0..members.len()).filter(|&i| i != leader).collect();
+    order.push(leader);
+    let connect = order
+        .iter()
+        .map(|&i| members[i].addr())
+        .collect::<Vec<_>>()
+        .join(",");
+    Ok((members, connect))
+}
+
+/// Warms each target up, then runs every matrix point on one target after the other, so
+/// that a repetition's pair shares the machine's momentary load. `targets` are connect
+/// strings (one host, or an ensemble's members).
+fn run_matrix(
+    cfg: &CompareConfig,
+    rt: &Runtime,
+    prefix: &str,
+    targets: &[(Flavor, String)],
+    col: &mut Collector,
+    notes: &mut Vec<String>,
+) -> Result<(), BenchError> {
+    for (f, target) in targets {
+        eprintln!("  warming up {prefix}{} for {}s", f.name(), cfg.warmup_s);
         let warm = LoadConfig {
-            target: s.addr(),
+            target: target.clone(),
             spec: Spec {
                 workload: Workload::Mix,
                 read_pct: 50,
@@ -366,11 +455,11 @@ fn matrix_phase(
     }
     let points = cfg.matrix();
     for run in 0..cfg.runs {
-        eprintln!("matrix run {}/{}", run + 1, cfg.runs);
+        eprintln!("{prefix}matrix run {}/{}", run + 1, cfg.runs);
         for (spec, sessions, outstanding, latency) in &points {
-            for (f, s) in &running {
+            for (f, target) in targets {
                 let lc = LoadConfig {
-                    target: s.addr(),
+                    target: target.clone(),
                     spec: *spec,
                     sessions: *sessions,
                     outstanding: *outstanding,
@@ -384,7 +473,7 @@ fn matrix_phase(
                 match rt.block_on(load::run_load(&lc)) {
                     Ok(r) => {
                         eprintln!(
-                            "  {:<9} {:<16} {}x{}: {:>8.0} ops/s  p50 {:>7.2} ms  p99 {:>7.2} ms{}",
+                            "  {:<9} {prefix}{:<16} {}x{}: {:>8.0} ops/s  p50 {:>7.2} ms  p99 {:>7.2} ms{}",
                             f.name(),
                             r.label,
                             sessions,
@@ -394,10 +483,10 @@ fn matrix_phase(
                             r.latency.p99_us as f64 / 1000.0,
                             if r.errors > 0 { "  (errors)" } else { "" }
                         );
-                        record_load(col, notes, *f, *latency, &r);
+                        record_load(col, notes, *f, prefix, *latency, &r);
                     }
                     Err(e) => notes.push(format!(
-                        "{} {} run {}: {e}",
+                        "{} {prefix}{} run {}: {e}",
                         f.name(),
                         spec.label(),
                         run + 1
@@ -405,10 +494,6 @@ fn matrix_phase(
                 }
             }
         }
-    }
-    for (_, mut s) in running {
-        s.kill();
-        let _ = std::fs::remove_dir_all(&s.def.data_dir);
     }
     Ok(())
 }

@@ -179,7 +179,7 @@ async fn create_node(addrs: &[String]) -> Result<(), BenchError> {
 }
 
 /// Waits until exactly one member leads and the others follow; returns the leader's index.
-fn wait_stable(members: &[Server], limit: Duration) -> Result<usize, BenchError> {
+pub fn wait_stable(members: &[Server], limit: Duration) -> Result<usize, BenchError> {
     let start = Instant::now();
     while start.elapsed() < limit {
         let modes: Vec<Option<String>> = members.iter().map(Server::mode).collect();

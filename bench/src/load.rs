@@ -27,7 +27,8 @@ pub enum Limit {
 /// One load run.
 #[derive(Debug, Clone)]
 pub struct LoadConfig {
-    /// "host:port" of the server.
+    /// "host:port" of the server, or several comma-separated (a connect string): session
+    /// `i` then talks to host `i mod n`, as clients spread over an ensemble.
     pub target: String,
     pub spec: Spec,
     pub sessions: usize,
@@ -73,6 +74,15 @@ pub async fn connect(target: &str, connect_timeout: Duration) -> Result<Client, 
     cfg.connect_timeout = connect_timeout;
     let (client, _events) = Client::connect(cfg).await?;
     Ok(client)
+}
+
+/// The hosts of a connect string, in order.
+pub fn hosts(target: &str) -> Vec<&str> {
+    target
+        .split(',')
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .collect()
 }
 
 /// Creates `path` unless it exists.
@@ -210,7 +220,14 @@ pub async fn run_load(cfg: &LoadConfig) -> Result<LoadResult, BenchError> {
             "sessions and outstanding must be at least 1".into(),
         ));
     }
-    let admin = connect(&cfg.target, Duration::from_secs(10)).await?;
+    let hosts = hosts(&cfg.target);
+    if hosts.is_empty() {
+        return Err(BenchError::Invalid(format!(
+            "no host in target {:?}",
+            cfg.target
+        )));
+    }
+    let admin = connect(hosts[0], Duration::from_secs(10)).await?;
     prepare(&admin, &cfg.spec).await?;
     // Create streams each get their own parent, made before the clock starts.
     let tag = run_tag();
@@ -233,10 +250,11 @@ pub async fn run_load(cfg: &LoadConfig) -> Result<LoadResult, BenchError> {
     let _ = admin.close().await;
     let mut clients = Vec::new();
     let mut raws = Vec::new();
-    for _ in 0..cfg.sessions {
+    for s in 0..cfg.sessions {
+        let host = hosts[s % hosts.len()];
         match cfg.driver {
-            Driver::Client => clients.push(connect(&cfg.target, Duration::from_secs(10)).await?),
-            Driver::Raw => raws.push(crate::raw::open(&cfg.target, Duration::from_secs(10)).await?),
+            Driver::Client => clients.push(connect(host, Duration::from_secs(10)).await?),
+            Driver::Raw => raws.push(crate::raw::open(host, Duration::from_secs(10)).await?),
         }
     }
     let start = Instant::now();

@@ -136,6 +136,9 @@ struct CompareArgs {
     /// Skip Apache ZooKeeper.
     #[arg(long)]
     no_apache: bool,
+    /// Skip the 3-server matrix (standalone only).
+    #[arg(long)]
+    no_ensemble: bool,
     /// JSON output file.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -252,6 +255,9 @@ fn compare_cmd(a: CompareArgs) -> Result<(), BenchError> {
     }
     if a.no_apache {
         cfg.apache = false;
+    }
+    if a.no_ensemble {
+        cfg.ensemble = false;
     }
     if let Some(v) = a.json {
         cfg.json = v;

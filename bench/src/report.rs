@@ -88,6 +88,30 @@ pub const TARGETS: &[(&str, &str, f64, bool)] = &[
     ),
     ("write p99 <= 0.5x", "setData 100B p99", 0.5, false),
     ("read p99 <= 0.5x", "getData 100B p99", 0.5, false),
+    (
+        "3-server write >= 2x",
+        "3-server setData 100B throughput",
+        2.0,
+        true,
+    ),
+    (
+        "3-server read >= 1.5x",
+        "3-server getData 100B throughput",
+        1.5,
+        true,
+    ),
+    (
+        "3-server write p99 <= 0.5x",
+        "3-server setData 100B p99",
+        0.5,
+        false,
+    ),
+    (
+        "3-server read p99 <= 0.5x",
+        "3-server getData 100B p99",
+        0.5,
+        false,
+    ),
     ("RSS <= 0.33x", "RSS after populate", 0.33, false),
     ("restart <= 0.25x", "restart time", 0.25, false),
 ];

@@ -1,5 +1,5 @@
 //! Proves the harness end to end: `zkbench run` against a zkserver started in-process on
-//! loopback, with a bounded op count, both drivers.
+//! loopback, with a bounded op count, both drivers; and against a 3-server ensemble.
 #![allow(clippy::unwrap_used)]
 
 use std::net::TcpListener;
@@ -22,7 +22,18 @@ fn start_server() -> (String, tempfile::TempDir) {
         "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\nmaxClientCnxns=0\n",
         dir.path().join("data").display()
     );
-    let cfg = zkserver::config::ServerConfig::parse_str(&text, dir.path(), &[]).unwrap();
+    serve_in_background(zkserver::config::ServerConfig::parse_str(&text, dir.path(), &[]).unwrap());
+    let addr = format!("127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(Instant::now() < deadline, "server did not listen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (addr, dir)
+}
+
+/// Runs `cfg` on a background runtime of its own.
+fn serve_in_background(cfg: zkserver::config::ServerConfig) {
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -31,13 +42,21 @@ fn start_server() -> (String, tempfile::TempDir) {
             .unwrap();
         let _ = rt.block_on(zkserver::server::run(cfg));
     });
-    let addr = format!("127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(&addr).is_err() {
-        assert!(Instant::now() < deadline, "server did not listen");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (addr, dir)
+}
+
+/// `srvr`'s value of `key` (e.g. "Mode", "Received").
+fn srvr_field(addr: &str, key: &str) -> Option<String> {
+    let text = zkbench::servers::four_letter(addr, "srvr")?;
+    let prefix = format!("{key}: ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .map(|v| v.trim().to_string())
+}
+
+fn received(addr: &str) -> u64 {
+    srvr_field(addr, "Received")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 fn run_json(args: &[&str]) -> serde_json::Value {
@@ -118,4 +137,68 @@ fn zkbench_run_against_zkserver() {
         let took = zkbench::load::wait_get_data(&addr, "/zkbench/v100/k000000", since, limit).await;
         assert!(took.is_some_and(|d| d < limit));
     });
+}
+
+/// A connect string spreads the sessions over an ensemble's members, as `zkbench compare`'s
+/// 3-server matrix does: every member receives requests and no request fails.
+#[test]
+fn zkbench_run_spreads_sessions_over_an_ensemble() {
+    use zkbench::servers::{ensemble_defs_for, Flavor};
+    let dir = tempfile::tempdir().unwrap();
+    let defs = ensemble_defs_for(Flavor::Zkserver, &dir.path().join("e"), 3).unwrap();
+    for d in &defs {
+        let data = d.data_dir.join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::write(data.join("myid"), format!("{}\n", d.myid.unwrap())).unwrap();
+        let cfg_path = d.data_dir.join("zoo.cfg");
+        std::fs::write(&cfg_path, d.zoo_cfg()).unwrap();
+        serve_in_background(zkserver::config::ServerConfig::load(&cfg_path).unwrap());
+    }
+    let addrs: Vec<String> = defs.iter().map(|d| d.addr()).collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let modes: Vec<Option<String>> = addrs.iter().map(|a| srvr_field(a, "Mode")).collect();
+        let leaders = modes
+            .iter()
+            .filter(|m| m.as_deref() == Some("leader"))
+            .count();
+        let followers = modes
+            .iter()
+            .filter(|m| m.as_deref() == Some("follower"))
+            .count();
+        if leaders == 1 && followers == 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no leader and 2 followers: {modes:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let before: Vec<u64> = addrs.iter().map(|a| received(a)).collect();
+    let target = addrs.join(",");
+    let v = run_json(&[
+        "run",
+        "--target",
+        &target,
+        "--workload",
+        "mix",
+        "--read-pct",
+        "50",
+        "--sessions",
+        "6",
+        "--outstanding",
+        "4",
+        "--keys",
+        "20",
+        "--ops",
+        "3000",
+    ]);
+    assert_eq!(v["ops"], 3000, "{v}");
+    assert_eq!(v["errors"], 0, "{v}");
+    for (i, a) in addrs.iter().enumerate() {
+        let got = received(a) - before[i];
+        // Two sessions per member, ~500 requests each.
+        assert!(got >= 500, "member {a} received only {got} packets");
+    }
 }
