@@ -10,7 +10,7 @@ use tokio::runtime::Runtime;
 
 use crate::bounds;
 use crate::error::BenchError;
-use crate::load::{self, Driver, Limit, LoadConfig, LoadResult};
+use crate::load::{self, Driver, Limit, LoadConfig};
 use crate::report::{self, Figure, Report, Runs};
 use crate::servers::{self, Flavor, Launcher, Server, ServerDef};
 use crate::workload::{size_label, Spec, Workload, DEFAULT_KEYS, ROOT};
@@ -41,6 +41,12 @@ pub struct CompareConfig {
     /// Also run the matrix on a 3-server ensemble of each server (sessions spread over the
     /// members, followers first, so a single session talks to a follower).
     pub ensemble: bool,
+    /// Paced points (same offered load for every server): this fraction of the slowest
+    /// server's closed-loop throughput of the same point and repetition; 0 skips them.
+    pub paced_fraction: f64,
+    /// In-flight cap per session of a paced point (reaching it is noted: the server fell
+    /// behind).
+    pub paced_cap: usize,
     /// Seconds per latency point (1 session, 1 outstanding request).
     pub latency_duration_s: f64,
     /// Znodes (100 B) created by the populate phase; 0 skips populate, RSS and restart.
@@ -70,6 +76,8 @@ impl Default for CompareConfig {
             value_sizes: vec![100, 1024],
             mix_read_pcts: vec![50, 90],
             ensemble: true,
+            paced_fraction: 0.5,
+            paced_cap: 64,
             latency_duration_s: 4.0,
             populate_count: 1_000_000,
             restarts: 3,
@@ -113,6 +121,23 @@ impl CompareConfig {
             .map_err(|e: toml::de::Error| err(e.to_string()))
     }
 
+    /// The paced points: getData and setData of the first value size.
+    pub fn paced_specs(&self) -> Vec<Spec> {
+        if self.paced_fraction <= 0.0 {
+            return vec![];
+        }
+        let size = self.value_sizes.first().copied().unwrap_or(100);
+        [(Workload::GetData, 100), (Workload::SetData, 0)]
+            .into_iter()
+            .map(|(workload, read_pct)| Spec {
+                workload,
+                read_pct,
+                value_size: size,
+                keys: DEFAULT_KEYS,
+            })
+            .collect()
+    }
+
     /// The matrix points: (spec, sessions, outstanding, is a latency point).
     pub fn matrix(&self) -> Vec<(Spec, usize, usize, bool)> {
         let spec = |workload, read_pct, value_size| Spec {
@@ -141,12 +166,12 @@ impl CompareConfig {
 
 /// Figures in the order they were first recorded.
 #[derive(Default)]
-struct Collector {
+pub(crate) struct Collector {
     rows: Vec<(String, String, bool, Runs)>,
 }
 
 impl Collector {
-    fn add(&mut self, name: &str, unit: &str, higher: bool, flavor: Flavor, v: f64) {
+    pub(crate) fn add(&mut self, name: &str, unit: &str, higher: bool, flavor: Flavor, v: f64) {
         let idx = match self.rows.iter().position(|r| r.0 == name) {
             Some(i) => i,
             None => {
@@ -209,65 +234,6 @@ fn start(launcher: &Launcher, flavor: Flavor, dir: &Path) -> Result<Server, Benc
         took.as_secs_f64()
     );
     Ok(s)
-}
-
-fn record_load(
-    c: &mut Collector,
-    notes: &mut Vec<String>,
-    flavor: Flavor,
-    prefix: &str,
-    latency: bool,
-    r: &LoadResult,
-) {
-    let ms = |us: u64| us as f64 / 1000.0;
-    let label = format!("{prefix}{}", r.label);
-    if latency {
-        let name = format!("{prefix}latency {}", r.label);
-        c.add(
-            &format!("{name} p50"),
-            "ms",
-            false,
-            flavor,
-            ms(r.latency.p50_us),
-        );
-        c.add(
-            &format!("{name} p99"),
-            "ms",
-            false,
-            flavor,
-            ms(r.latency.p99_us),
-        );
-    } else {
-        c.add(
-            &format!("{label} throughput"),
-            "ops/s",
-            true,
-            flavor,
-            r.ops_per_sec,
-        );
-        c.add(
-            &format!("{label} p50"),
-            "ms",
-            false,
-            flavor,
-            ms(r.latency.p50_us),
-        );
-        c.add(
-            &format!("{label} p99"),
-            "ms",
-            false,
-            flavor,
-            ms(r.latency.p99_us),
-        );
-    }
-    if r.errors > 0 {
-        notes.push(format!(
-            "{} {label}: {} errors (first: {})",
-            flavor.name(),
-            r.errors,
-            r.first_error.as_deref().unwrap_or("?")
-        ));
-    }
 }
 
 /// Runs the whole comparison and returns the report (also printed and written as JSON by
@@ -341,7 +307,7 @@ pub fn compare(cfg: &CompareConfig, rt: &Runtime) -> Result<Report<CompareConfig
     })
 }
 
-/// Both standalone servers up at once; see [`run_matrix`].
+/// Both standalone servers up at once; see [`crate::matrix::run`].
 fn matrix_phase(
     cfg: &CompareConfig,
     rt: &Runtime,
@@ -355,7 +321,7 @@ fn matrix_phase(
         running.push((f, start(launcher, f, &cfg.workdir.join(f.name()))?));
     }
     let targets: Vec<(Flavor, String)> = running.iter().map(|(f, s)| (*f, s.addr())).collect();
-    let result = run_matrix(cfg, rt, "", &targets, col, notes);
+    let result = crate::matrix::run(cfg, rt, "", &targets, col, notes);
     for (_, mut s) in running {
         s.kill();
         let _ = std::fs::remove_dir_all(&s.def.data_dir);
@@ -364,7 +330,7 @@ fn matrix_phase(
 }
 
 /// A 3-server ensemble of each flavor, all up at once; the matrix runs with sessions spread
-/// over the members (see [`run_matrix`]). A flavor whose ensemble does not form is noted and
+/// over the members (see [`crate::matrix::run`]). A flavor whose ensemble does not form is noted and
 /// left out rather than failing the whole comparison.
 fn ensemble_phase(
     cfg: &CompareConfig,
@@ -387,7 +353,7 @@ fn ensemble_phase(
             Err(e) => notes.push(format!("{} 3-server ensemble did not start: {e}", f.name())),
         }
     }
-    let result = run_matrix(cfg, rt, ENSEMBLE_PREFIX, &targets, col, notes);
+    let result = crate::matrix::run(cfg, rt, ENSEMBLE_PREFIX, &targets, col, notes);
     for (dir, members) in ensembles {
         for mut m in members {
             m.kill();
@@ -423,79 +389,6 @@ fn start_ensemble(
         .collect::<Vec<_>>()
         .join(",");
     Ok((members, connect))
-}
-
-/// Warms each target up, then runs every matrix point on one target after the other, so
-/// that a repetition's pair shares the machine's momentary load. `targets` are connect
-/// strings (one host, or an ensemble's members).
-fn run_matrix(
-    cfg: &CompareConfig,
-    rt: &Runtime,
-    prefix: &str,
-    targets: &[(Flavor, String)],
-    col: &mut Collector,
-    notes: &mut Vec<String>,
-) -> Result<(), BenchError> {
-    for (f, target) in targets {
-        eprintln!("  warming up {prefix}{} for {}s", f.name(), cfg.warmup_s);
-        let warm = LoadConfig {
-            target: target.clone(),
-            spec: Spec {
-                workload: Workload::Mix,
-                read_pct: 50,
-                value_size: 100,
-                keys: DEFAULT_KEYS,
-            },
-            sessions: cfg.sessions,
-            outstanding: cfg.outstanding,
-            limit: Limit::Seconds(cfg.warmup_s),
-            driver: Driver::Raw,
-        };
-        rt.block_on(load::run_load(&warm))?;
-    }
-    let points = cfg.matrix();
-    for run in 0..cfg.runs {
-        eprintln!("{prefix}matrix run {}/{}", run + 1, cfg.runs);
-        for (spec, sessions, outstanding, latency) in &points {
-            for (f, target) in targets {
-                let lc = LoadConfig {
-                    target: target.clone(),
-                    spec: *spec,
-                    sessions: *sessions,
-                    outstanding: *outstanding,
-                    limit: Limit::Seconds(if *latency {
-                        cfg.latency_duration_s
-                    } else {
-                        cfg.duration_s
-                    }),
-                    driver: Driver::Raw,
-                };
-                match rt.block_on(load::run_load(&lc)) {
-                    Ok(r) => {
-                        eprintln!(
-                            "  {:<9} {prefix}{:<16} {}x{}: {:>8.0} ops/s  p50 {:>7.2} ms  p99 {:>7.2} ms{}",
-                            f.name(),
-                            r.label,
-                            sessions,
-                            outstanding,
-                            r.ops_per_sec,
-                            r.latency.p50_us as f64 / 1000.0,
-                            r.latency.p99_us as f64 / 1000.0,
-                            if r.errors > 0 { "  (errors)" } else { "" }
-                        );
-                        record_load(col, notes, *f, prefix, *latency, &r);
-                    }
-                    Err(e) => notes.push(format!(
-                        "{} {prefix}{} run {}: {e}",
-                        f.name(),
-                        spec.label(),
-                        run + 1
-                    )),
-                }
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Fresh server: time to create `populate_count` znodes, RSS after it, restart time with
@@ -550,6 +443,7 @@ fn populate_phase(
         outstanding: cfg.outstanding,
         limit: Limit::Ops(count),
         driver: Driver::Raw,
+        pace: None,
     }))?;
     eprintln!(
         "  {} created {} znodes in {:.1}s ({:.0}/s, {} errors)",

@@ -6,6 +6,7 @@ pub mod compare;
 pub mod election;
 pub mod error;
 pub mod load;
+pub mod matrix;
 pub mod raw;
 pub mod report;
 pub mod servers;

@@ -36,6 +36,10 @@ pub struct LoadConfig {
     pub outstanding: usize,
     pub limit: Limit,
     pub driver: Driver,
+    /// Open loop: offer this many requests per second in total (spread evenly over the
+    /// sessions, each with at most `outstanding` in flight) instead of sending the next
+    /// request when one is answered. Raw driver only.
+    pub pace: Option<f64>,
 }
 
 /// How requests are sent.
@@ -61,6 +65,11 @@ pub struct LoadResult {
     pub elapsed_s: f64,
     pub ops_per_sec: f64,
     pub latency: Summary,
+    /// The offered rate of a paced run.
+    pub pace: Option<f64>,
+    /// Paced runs: sends held back because `outstanding` requests were already in flight
+    /// (the server fell behind the offered rate).
+    pub held_back: u64,
 }
 
 /// Per-request bound: a wedged server fails the run instead of hanging it.
@@ -220,6 +229,13 @@ pub async fn run_load(cfg: &LoadConfig) -> Result<LoadResult, BenchError> {
             "sessions and outstanding must be at least 1".into(),
         ));
     }
+    if let Some(rate) = cfg.pace {
+        if cfg.driver != Driver::Raw || !(rate.is_finite() && rate > 0.0) {
+            return Err(BenchError::Invalid(
+                "a paced run needs the raw driver and a positive rate".into(),
+            ));
+        }
+    }
     let hosts = hosts(&cfg.target);
     if hosts.is_empty() {
         return Err(BenchError::Invalid(format!(
@@ -276,24 +292,34 @@ pub async fn run_load(cfg: &LoadConfig) -> Result<LoadResult, BenchError> {
         for k in 0..cfg.outstanding {
             let id = (s * cfg.outstanding + k) as u64;
             let dir = dirs.next().flatten();
-            set.spawn(stream(client.clone(), cfg.spec, id, dir, stop.clone()));
+            let run = stream(client.clone(), cfg.spec, id, dir, stop.clone());
+            set.spawn(async move { (run.await, 0) });
         }
     }
     for (s, conn) in raws.into_iter().enumerate() {
-        let dir = dirs.next().flatten();
-        set.spawn(crate::raw::drive(
-            conn,
-            cfg.spec,
-            s as u64,
-            dir,
-            cfg.outstanding,
-            stop.clone(),
-        ));
+        let (dir, stop, spec, id) = (dirs.next().flatten(), stop.clone(), cfg.spec, s as u64);
+        let outstanding = cfg.outstanding;
+        match cfg.pace {
+            Some(rate) => set.spawn(crate::raw::drive_paced(
+                conn,
+                spec,
+                id,
+                dir,
+                rate / cfg.sessions as f64,
+                outstanding,
+                stop,
+            )),
+            None => set.spawn(async move {
+                let out = crate::raw::drive(conn, spec, id, dir, outstanding, stop).await;
+                (out, 0)
+            }),
+        };
     }
     let mut samples = Vec::new();
-    let (mut errors, mut first_error) = (0, None);
+    let (mut errors, mut first_error, mut held_back) = (0, None, 0);
     while let Some(r) = set.join_next().await {
-        let out = r.map_err(|e| BenchError::Invalid(format!("stream task: {e}")))?;
+        let (out, held) = r.map_err(|e| BenchError::Invalid(format!("stream task: {e}")))?;
+        held_back += held;
         samples.extend_from_slice(&out.samples);
         errors += out.errors;
         if first_error.is_none() {
@@ -321,6 +347,8 @@ pub async fn run_load(cfg: &LoadConfig) -> Result<LoadResult, BenchError> {
             0.0
         },
         latency,
+        pace: cfg.pace,
+        held_back,
     })
 }
 

@@ -92,6 +92,10 @@ struct RunArgs {
     /// raw: hand-encoded frames (cheap); client: zkserver's async client.
     #[arg(long, value_enum, default_value_t = Driver::Raw)]
     driver: Driver,
+    /// Open loop: offer this many requests per second in total, whatever the replies do
+    /// (at most --outstanding in flight per session). Raw driver only.
+    #[arg(long)]
+    rate: Option<f64>,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
@@ -170,6 +174,12 @@ fn print_result(r: &LoadResult, json: bool) -> Result<(), BenchError> {
             ms(r.latency.p999_us),
             ms(r.latency.max_us)
         );
+        if let Some(rate) = r.pace {
+            println!(
+                "offered {rate:.0} ops/s; sends held back by the in-flight cap: {}",
+                r.held_back
+            );
+        }
         if let Some(e) = &r.first_error {
             println!("first error: {e}");
         }
@@ -199,6 +209,7 @@ fn run(a: RunArgs, latency: bool) -> Result<(), BenchError> {
         outstanding,
         limit,
         driver: a.driver,
+        pace: a.rate,
     };
     let r = runtime()?.block_on(load::run_load(&cfg))?;
     print_result(&r, a.json)
@@ -217,6 +228,7 @@ fn populate(a: PopulateArgs) -> Result<(), BenchError> {
         outstanding: a.outstanding,
         limit: Limit::Ops(a.count),
         driver: Driver::Raw,
+        pace: None,
     };
     let r = runtime()?.block_on(load::run_load(&cfg))?;
     if !a.json {

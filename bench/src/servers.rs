@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::error::BenchError;
 
 /// Which implementation a server is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Flavor {
     Zkserver,

@@ -124,6 +124,27 @@ fn zkbench_run_against_zkserver() {
     assert_eq!(v["errors"], 0);
     assert!(v["ops"].as_u64().unwrap() > 10);
 
+    // Paced (open loop): never more than the offered rate; a responsive server gets most of it.
+    let v = run_json(&[
+        "run",
+        "--target",
+        &addr,
+        "--workload",
+        "setdata",
+        "--sessions",
+        "4",
+        "--outstanding",
+        "16",
+        "--rate",
+        "500",
+        "--duration",
+        "2",
+    ]);
+    let ops = v["ops"].as_u64().unwrap();
+    assert!((500..=1004).contains(&ops), "paced ops {ops}: {v}");
+    assert_eq!(v["errors"], 0, "{v}");
+    assert_eq!(v["pace"], 500.0);
+
     // The restart probe: a known key answers, a missing one does not.
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
