@@ -76,6 +76,8 @@ pub struct LeaderRole {
     pub peers: HashMap<u64, PeerSender>,
     pub _guard: ServeGuard,
     pub serving: bool,
+    /// When this leader started serving (mntr `leader_uptime`).
+    pub serving_since: Option<std::time::Instant>,
     /// Forwarded syncs: (last proposed zxid, learner, its connection), answered once
     /// that zxid is applied.
     pub syncs: VecDeque<(i64, u64, u64)>,
