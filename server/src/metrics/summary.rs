@@ -162,9 +162,7 @@ impl QuantileSummary {
             })
             .collect()
     }
-}
 
-impl QuantileSummary {
     /// What `mntr` prints for this summary: count, and sum/min/max of the samples as
     /// Apache's longs (0 while empty); for quantile summaries also p50/p95/p99/p999 over
     /// the sliding window (Apache samples since its last reset instead; recent samples

@@ -114,6 +114,7 @@ impl Core {
             } else {
                 self.role.mode()
             },
+            peer_state: self.role.peer_state().to_string(),
             server_id: self.cfg.server_id,
             latency_min: lat.min(),
             latency_avg: lat.avg(),

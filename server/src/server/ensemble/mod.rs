@@ -134,4 +134,18 @@ impl Role {
             _ => Mode::Standalone,
         }
     }
+
+    /// Apache's detailed peer state (mntr `zk_peer_state`) of a serving ensemble member:
+    /// its role and Zab's broadcast phase. Empty otherwise: mntr then answers "not
+    /// serving" (or, read-only, prints no peer state).
+    pub fn peer_state(&self) -> &'static str {
+        match self {
+            Role::Leader(l) if l.serving => "leading - broadcast",
+            Role::Learner(l) if l.serving && l.kind == LearnerKind::Observer => {
+                "observing - broadcast"
+            }
+            Role::Learner(l) if l.serving => "following - broadcast",
+            _ => "",
+        }
+    }
 }
