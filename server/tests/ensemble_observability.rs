@@ -1,7 +1,8 @@
 //! Metrics and the AdminServer of a running 3-server ensemble: after writes and a forced
 //! election (kill -9 of the leader), the election, quorum-ack and commit-propagation
 //! histograms have moved, /metrics parses as Prometheus text, and the AdminServer and the
-//! readiness probe report each member's role.
+//! readiness probe report each member's role; `mntr` reports each member's proposals,
+//! commits and their latencies.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -231,4 +232,78 @@ async fn leader_lists_its_observer_in_the_admin_server() {
         mntr_value(&ens.addr(leader), "zk_synced_observers").as_deref(),
         Some("0")
     );
+}
+
+fn mntr_num(ens: &common::ensemble::Ensemble, i: usize, key: &str) -> i64 {
+    mntr_value(&ens.addr(i), key)
+        .unwrap_or_else(|| panic!("{key} missing from server {}'s mntr", i + 1))
+        .parse()
+        .unwrap_or_else(|e| panic!("{key}: {e}"))
+}
+
+/// After writes, each member's `mntr` reports what it did, from its own process's metrics:
+/// the leader its proposals (count, sizes), commits and quorum-ack latencies; a follower
+/// the proposals and commits it received (and no commit_count: Apache counts that on the
+/// leader); the observer the INFORMs it received and its sync time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mntr_reports_proposals_commits_and_their_sizes() {
+    let ens = EnsembleBuilder::new(3).observers(1).start().await;
+    let leader = ens.wait_leader().await;
+    let follower = (0..3).find(|i| *i != leader).unwrap();
+    let observer = 3;
+    assert_eq!(mntr_num(&ens, leader, "zk_max_proposal_size"), -1);
+    for (i, state) in [
+        (leader, "leading - broadcast"),
+        (follower, "following - broadcast"),
+        (observer, "observing - broadcast"),
+    ] {
+        assert_eq!(
+            mntr_value(&ens.addr(i), "zk_peer_state").as_deref(),
+            Some(state)
+        );
+    }
+    let c = ens.client(follower).await;
+    let payload = [7u8; 100];
+    for i in 0..10 {
+        c.create(&format!("/p{i}"), &payload, &open(), CreateMode::Persistent)
+            .await
+            .unwrap();
+    }
+    // Every follower and the observer has applied all of it once a sync through it returns.
+    for i in [follower, observer] {
+        ens.client(i).await.sync("/").await.unwrap();
+    }
+
+    // createSession and 10 creates, each proposed and committed by the leader.
+    let proposals = mntr_num(&ens, leader, "zk_proposal_count");
+    assert!(proposals >= 11, "zk_proposal_count {proposals}");
+    assert!(mntr_num(&ens, leader, "zk_commit_count") >= 11);
+    assert!(mntr_num(&ens, leader, "zk_cnt_quorum_ack_latency") >= 11);
+    assert!(mntr_num(&ens, leader, "zk_cnt_write_final_proc_time_ms") >= 11);
+    let (last, min, max) = (
+        mntr_num(&ens, leader, "zk_last_proposal_size"),
+        mntr_num(&ens, leader, "zk_min_proposal_size"),
+        mntr_num(&ens, leader, "zk_max_proposal_size"),
+    );
+    assert!(
+        0 < min && min <= last && last <= max,
+        "proposal sizes last/min/max {last}/{min}/{max}"
+    );
+    assert!(max > 100, "a create txn carries its 100 data bytes: {max}");
+    assert!(mntr_num(&ens, leader, "zk_leader_uptime") > 0);
+
+    assert!(mntr_num(&ens, follower, "zk_learner_proposal_received_count") >= 11);
+    assert!(mntr_num(&ens, follower, "zk_learner_commit_received_count") >= 11);
+    assert!(mntr_num(&ens, follower, "zk_cnt_commit_propagation_latency") >= 11);
+    assert!(mntr_num(&ens, follower, "zk_cnt_follower_sync_time") >= 1);
+    assert_eq!(mntr_num(&ens, follower, "zk_commit_count"), 0);
+    assert_eq!(mntr_num(&ens, follower, "zk_proposal_count"), 0);
+
+    assert!(mntr_num(&ens, observer, "zk_learner_commit_received_count") >= 11);
+    assert_eq!(
+        mntr_num(&ens, observer, "zk_learner_proposal_received_count"),
+        0
+    );
+    assert!(mntr_num(&ens, observer, "zk_cnt_observer_sync_time") >= 1);
+    assert_eq!(mntr_num(&ens, observer, "zk_cnt_follower_sync_time"), 0);
 }

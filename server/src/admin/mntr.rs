@@ -58,7 +58,32 @@ const GAUGES: &[(&str, Shown)] = &[
 ];
 
 /// Counters printed after the gauges, in Apache's order; values come from
-/// `ServerInfo::counters` (missing ones are 0).
+/// `ServerInfo::counters` (missing ones are 0), which the core fills from the metrics
+/// registry (`Metrics::mntr_values`).
+///
+/// Counted where the events happen:
+/// `proposal_count`, `commit_count`, `learner_proposal_received_count`,
+/// `learner_commit_received_count`, `revalidate_count`, `looking_count`, `diff_count`,
+/// `snap_count`, `bytes_received_count`, `response_bytes`, `watch_bytes`,
+/// `connection_request_count`, `connection_revalidate_count`, `connection_rejected`,
+/// `stale_sessions_expired`.
+///
+/// Always 0 because the machinery they count does not exist here: request and connection
+/// throttling (`throttled_ops`, `request_throttle_wait_count`, `stale_requests`,
+/// `stale_requests_dropped`, `stale_replies`, `large_requests_rejected`,
+/// `connection_drop_count`), Netty and TLS (`cnxn_closed_without_zk_server_running`,
+/// `unsuccessful_handshake`, `tls_handshake_exceeded`, `insecure_admin_count`), the
+/// response cache (`response_packet_*`), the dead-watcher cleaner (`dead_watchers_*`,
+/// `add_dead_watcher_stall_time`), Apache's request-processor queues and outstanding-change
+/// list (`prep_processor_request_queued`, `sync_processor_request_queued`,
+/// `request_commit_queued`, `requests_not_forwarded_to_commit_processor`,
+/// `skip_learner_request_to_next_processor_count`, `outstanding_changes_queued`,
+/// `outstanding_changes_removed`), the connection expiry queue
+/// (`sessionless_connections_expired`), digests (`digest_mismatches_count`), ensemble
+/// auth (`ensemble_auth_*`), maxTimeToWaitForEpoch (`quit_leading_due_to_disloyal_voter`);
+/// `unrecoverable_error_count` stays 0 because such errors end the process. The gauge
+/// `auth_failed_count` stays 0 too: Apache counts only failed TLS client-certificate
+/// handshakes there, not failed `addauth`.
 pub(super) const COUNTERS: &[&str] = &[
     "proposal_count",
     "watch_bytes",
@@ -177,6 +202,16 @@ pub(super) const PERCENTILE_SUMMARIES: &[&str] = &[
     "sync_processor_queue_flush_time_ms",
     "write_commitproc_time_ms",
 ];
+
+/// Whether `mntr` prints a counter of this name (without `zk_`).
+pub fn is_counter(name: &str) -> bool {
+    COUNTERS.contains(&name)
+}
+
+/// Whether `mntr` prints a summary of this name (the part after `avg_`, `cnt_`...).
+pub fn is_summary(name: &str) -> bool {
+    BASIC_SUMMARIES.contains(&name) || PERCENTILE_SUMMARIES.contains(&name)
+}
 
 /// Renders the whole `mntr` answer.
 pub(super) fn render_mntr(info: &ServerInfo) -> String {

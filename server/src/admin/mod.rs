@@ -16,6 +16,7 @@ use crate::config::ServerSpec;
 pub use envi::{environment, last_op_name, VERSION_STRING};
 pub use fourlw::{not_serving, not_whitelisted, render, FourLetterWord};
 pub use javafmt::{java_date_utc, java_double, java_socket_addr};
+pub use mntr::{is_counter as is_mntr_counter, is_summary as is_mntr_summary};
 
 /// What this server is doing, as `srvr`/`mntr` name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -11,10 +11,13 @@
 //! Where each metric must be observed is in its doc comment; the ensemble ones (election,
 //! proposal/commit latencies, learners) are observed by the quorum code.
 
+mod buffer;
 pub mod exposition;
+mod mntr;
 pub mod promql;
 mod summary;
 
+use std::cell::RefCell;
 use std::sync::OnceLock;
 
 use prometheus::{
@@ -23,6 +26,8 @@ use prometheus::{
 
 use crate::admin::{Mode, ServerInfo};
 
+pub use buffer::BufferStats;
+pub use mntr::MntrValues;
 pub use summary::{QuantileSummary, QUANTILES};
 
 /// Buckets (ms) for the latency histograms: sub-millisecond to ten seconds.
@@ -118,7 +123,8 @@ pub struct Metrics {
     pub readlatency: QuantileSummary,
     /// Write request latency, ms, from arrival to reply after commit (server core).
     pub updatelatency: QuantileSummary,
-    /// Leader: proposal sent until the learner received it, ms (observe in the Zab leader).
+    /// Txn created (the leader's wall clock in its header) until applied here, ms, on
+    /// every server (Apache's FinalRequestProcessor).
     pub propagation_latency: QuantileSummary,
     /// Learner: proposal created on the leader until the commit reached this learner, ms.
     pub commit_propagation_latency: QuantileSummary,
@@ -128,8 +134,10 @@ pub struct Metrics {
     pub write_final_proc_time_ms: QuantileSummary,
     /// Leader election duration, ms (observe when FLE settles on a leader).
     pub election_time: QuantileSummary,
-    /// Learner sync with the leader (DIFF/TRUNC/SNAP) duration, ms.
+    /// Follower sync with the leader (DIFF/TRUNC/SNAP) duration, ms.
     pub follower_sync_time: QuantileSummary,
+    /// The same for an observer.
+    pub observer_sync_time: QuantileSummary,
     /// Ours: election duration as a histogram (ms), for `histogram_quantile` over time ranges.
     pub election_time_ms: Histogram,
     /// Ours: request latency by op (label `op`: Apache's op names), ms.
@@ -138,10 +146,27 @@ pub struct Metrics {
     pub bytes_received_count: IntCounter,
     /// Bytes written to client connections (net/conn.rs).
     pub response_bytes: IntCounter,
-    /// Transactions committed (leader: quorum acked; standalone: fsynced).
+    /// Proposals a leader committed (a quorum acked them). Leader only, as Apache counts
+    /// it: learners count `learner_commit_received_count`, a standalone server nothing.
     pub commit_count: IntCounter,
     /// Proposals sent by a leader.
     pub proposal_count: IntCounter,
+    /// Follower: PROPOSALs received from the leader once synced.
+    pub learner_proposal_received_count: IntCounter,
+    /// Learner: COMMITs (follower) or INFORMs (observer) received once synced.
+    pub learner_commit_received_count: IntCounter,
+    /// Leader: REVALIDATE requests from learners (a client reconnected to a learner).
+    pub revalidate_count: IntCounter,
+    /// Client connections refused by the maxClientCnxns limit (net/listener.rs).
+    pub connection_rejected: IntCounter,
+    /// ConnectRequests a serving server handled.
+    pub connection_request_count: IntCounter,
+    /// ConnectRequests that reconnect an existing session.
+    pub connection_revalidate_count: IntCounter,
+    /// Sessions expired by this server's session tracker (standalone or leader).
+    pub stale_sessions_expired: IntCounter,
+    /// Bytes of watch notifications sent (reply header plus event, no length prefix).
+    pub watch_bytes: IntCounter,
     /// Times this server entered LOOKING.
     pub looking_count: IntCounter,
     /// Learner syncs by DIFF / by SNAP.
@@ -152,6 +177,9 @@ pub struct Metrics {
     /// Ours: snapshots written, and the size of the last one in bytes.
     pub snapshots_taken: IntCounter,
     pub last_snapshot_size_bytes: IntGauge,
+    /// Every summary and counter above, for [`Metrics::mntr_values`].
+    summaries: Vec<QuantileSummary>,
+    counters: Vec<IntCounter>,
 }
 
 fn gauge(r: &Registry, name: &str, help: &str) -> Result<IntGauge, prometheus::Error> {
@@ -228,8 +256,18 @@ impl Metrics {
                 "0 standalone, 1 leader, 2 follower, 3 observer, 4 read-only",
             )?,
         };
-        let s = |n: &str, h: &str, q: bool| summary(&r, n, h, q);
-        let c = |n: &str, h: &str| counter(&r, n, h);
+        let summaries = RefCell::new(Vec::new());
+        let counters = RefCell::new(Vec::new());
+        let s = |n: &str, h: &str, q: bool| {
+            let x = summary(&r, n, h, q)?;
+            summaries.borrow_mut().push(x.clone());
+            Ok::<_, prometheus::Error>(x)
+        };
+        let c = |n: &str, h: &str| {
+            let x = counter(&r, n, h)?;
+            counters.borrow_mut().push(x.clone());
+            Ok::<_, prometheus::Error>(x)
+        };
         let election_time_ms = Histogram::with_opts(
             HistogramOpts::new("election_time_ms", "Leader election duration, ms")
                 .buckets(ELECTION_BUCKETS_MS.to_vec()),
@@ -269,19 +307,42 @@ impl Metrics {
                 true,
             )?,
             election_time: s("election_time", "Leader election time, ms", false)?,
-            follower_sync_time: s("follower_sync_time", "Learner sync time, ms", false)?,
+            follower_sync_time: s("follower_sync_time", "Follower sync time, ms", false)?,
+            observer_sync_time: s("observer_sync_time", "Observer sync time, ms", false)?,
             election_time_ms,
             request_latency_ms,
             bytes_received_count: c("bytes_received_count", "Bytes received from clients")?,
             response_bytes: c("response_bytes", "Bytes sent to clients")?,
             commit_count: c("commit_count", "Transactions committed")?,
             proposal_count: c("proposal_count", "Proposals sent")?,
+            learner_proposal_received_count: c(
+                "learner_proposal_received_count",
+                "Proposals received by a follower",
+            )?,
+            learner_commit_received_count: c(
+                "learner_commit_received_count",
+                "Commits received by a learner",
+            )?,
+            revalidate_count: c(
+                "revalidate_count",
+                "Session revalidations asked by learners",
+            )?,
+            connection_rejected: c("connection_rejected", "Client connections refused")?,
+            connection_request_count: c("connection_request_count", "Connect requests handled")?,
+            connection_revalidate_count: c(
+                "connection_revalidate_count",
+                "Connect requests for an existing session",
+            )?,
+            stale_sessions_expired: c("stale_sessions_expired", "Sessions expired")?,
+            watch_bytes: c("watch_bytes", "Bytes of watch notifications sent")?,
             looking_count: c("looking_count", "Times this server started an election")?,
             diff_count: c("diff_count", "Learner syncs by DIFF")?,
             snap_count: c("snap_count", "Learner syncs by SNAP")?,
             leader_changes: c("leader_changes", "Leaders elected as seen by this server")?,
             snapshots_taken: c("snapshots_taken", "Snapshots written")?,
             last_snapshot_size_bytes: g("last_snapshot_size_bytes", "Last snapshot, bytes")?,
+            summaries: summaries.take(),
+            counters: counters.take(),
             registry: r,
         })
     }

@@ -99,3 +99,43 @@ fn global_metrics_are_shared() {
     metrics().observe_snapshot(5.0, 1234);
     assert!(metrics().snapshots_taken.get() > before);
 }
+
+#[test]
+fn mntr_values_are_the_registered_apache_metrics() {
+    let m = Metrics::new().unwrap();
+    m.updatelatency.observe(3.7);
+    m.updatelatency.observe(1.2);
+    m.fsynctime.observe(0.4);
+    m.commit_count.inc_by(2);
+    m.leader_changes.inc();
+    let v = m.mntr_values();
+    // Every registered summary is one mntr prints, under the same name.
+    for name in [
+        "fsynctime",
+        "snapshottime",
+        "dbinittime",
+        "readlatency",
+        "updatelatency",
+        "propagation_latency",
+        "commit_propagation_latency",
+        "quorum_ack_latency",
+        "write_final_proc_time_ms",
+        "election_time",
+        "follower_sync_time",
+        "observer_sync_time",
+    ] {
+        assert!(v.summaries.contains_key(name), "{name} missing");
+    }
+    let u = v.summaries["updatelatency"];
+    assert_eq!((u.count, u.sum, u.min, u.max), (2, 4, 1, 3));
+    assert_eq!(u.percentiles, Some([2, 3, 3, 3]));
+    let f = v.summaries["fsynctime"];
+    assert_eq!((f.count, f.sum, f.percentiles), (1, 0, None));
+    assert_eq!(v.counters.get("commit_count"), Some(&2));
+    assert_eq!(v.counters.get("proposal_count"), Some(&0));
+    assert_eq!(v.counters.get("learner_commit_received_count"), Some(&0));
+    // Our own extensions are not mntr keys.
+    assert!(!v.counters.contains_key("leader_changes"));
+    assert!(!v.counters.contains_key("snapshots_taken"));
+    assert!(v.counters.keys().all(|k| crate::admin::is_mntr_counter(k)));
+}

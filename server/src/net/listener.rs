@@ -40,6 +40,7 @@ pub async fn serve(
             let mut m = per_ip.lock();
             let n = m.entry(ip).or_insert(0);
             if cfg.max_client_cnxns > 0 && *n >= cfg.max_client_cnxns {
+                crate::metrics::metrics().connection_rejected.inc();
                 info!(
                     "Too many connections from {ip} - max is {}",
                     cfg.max_client_cnxns

@@ -61,6 +61,9 @@ impl Core {
 
     /// Applies one committed txn and answers whoever waits for it here.
     pub(super) fn apply_txn(&mut self, txn: Txn, origin: Origin) {
+        crate::metrics::metrics()
+            .propagation_latency
+            .observe_since_wall(txn.hdr.time, super::core::wall_ms());
         let zxid = txn.hdr.zxid;
         let session = txn.hdr.client_id;
         let res = self.tree.apply(&txn);

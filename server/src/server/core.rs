@@ -235,17 +235,34 @@ impl Core {
         self.clock.elapsed().as_millis() as u64
     }
 
-    /// Queues a frame for a connection (dropped silently if it is gone).
-    pub(super) fn send(&mut self, conn: ConnId, payload: Vec<u8>) {
-        self.send_with(conn, |out| out.extend_from_slice(&payload));
+    /// Queues a response frame for a connection (dropped silently if it is gone); returns
+    /// its size as [`Core::send_with`] does.
+    pub(super) fn send(&mut self, conn: ConnId, payload: Vec<u8>) -> Option<usize> {
+        self.send_with(conn, |out| out.extend_from_slice(&payload))
     }
 
-    /// Queues a frame whose payload `write` appends to the connection's buffer (no
-    /// allocation of its own); it leaves at the end of this turn of the loop.
-    pub(super) fn send_with(&mut self, conn: ConnId, write: impl FnOnce(&mut Vec<u8>)) {
-        let Some(c) = self.conns.get_mut(&conn) else {
-            return;
-        };
+    /// Queues a response frame whose payload `write` appends to the connection's buffer
+    /// (no allocation of its own); it leaves at the end of this turn of the loop. Records
+    /// the payload size (no length prefix) as Apache's client response size, and returns
+    /// it; `None` when the connection is gone.
+    pub(super) fn send_with(
+        &mut self,
+        conn: ConnId,
+        write: impl FnOnce(&mut Vec<u8>),
+    ) -> Option<usize> {
+        let len = self.push_frame(conn, write)?;
+        self.stats.client_responses.record(len);
+        Some(len)
+    }
+
+    /// Queues a frame that is not a response (the ConnectResponse, which Apache writes
+    /// outside its response path, so its size is not recorded); returns the payload size.
+    pub(super) fn push_frame(
+        &mut self,
+        conn: ConnId,
+        write: impl FnOnce(&mut Vec<u8>),
+    ) -> Option<usize> {
+        let c = self.conns.get_mut(&conn)?;
         c.stats.packets_sent += 1;
         self.stats.packets_sent += 1;
         if c.outbuf.is_empty() {
@@ -255,8 +272,9 @@ impl Core {
         let at = c.outbuf.len();
         c.outbuf.extend_from_slice(&[0; 4]);
         write(&mut c.outbuf);
-        let len = (c.outbuf.len() - at - 4) as i32;
-        c.outbuf[at..at + 4].copy_from_slice(&len.to_be_bytes());
+        let len = c.outbuf.len() - at - 4;
+        c.outbuf[at..at + 4].copy_from_slice(&(len as i32).to_be_bytes());
+        Some(len)
     }
 
     /// Hands every connection the frames queued for it during this turn.
@@ -426,6 +444,7 @@ impl Core {
         }
         let now = self.now();
         for id in self.sessions.take_expired(now) {
+            crate::metrics::metrics().stale_sessions_expired.inc();
             info!(
                 "Expiring session 0x{:x}, timeout of {}ms exceeded",
                 id,

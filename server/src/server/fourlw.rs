@@ -59,10 +59,17 @@ impl Core {
         self.server_info(cmd, None)
     }
 
-    /// `srst`/`crst` reset counters before answering.
+    /// `srst`/`crst` reset counters before answering (`srst` also the leader's proposal
+    /// sizes, as Apache's does; the registry's counters and summaries stay monotonic, for
+    /// Prometheus).
     fn reset_for(&mut self, cmd: FourLetterWord) {
         match cmd {
-            FourLetterWord::Srst => self.stats.reset(),
+            FourLetterWord::Srst => {
+                self.stats.reset();
+                if let super::ensemble::Role::Leader(l) = &mut self.role {
+                    l.zab.reset_proposal_sizes();
+                }
+            }
             FourLetterWord::Crst => {
                 for c in self.conns.values_mut() {
                     c.stats.reset();
@@ -107,6 +114,7 @@ impl Core {
             } else {
                 self.role.mode()
             },
+            peer_state: self.role.peer_state().to_string(),
             server_id: self.cfg.server_id,
             latency_min: lat.min(),
             latency_avg: lat.avg(),
@@ -140,17 +148,24 @@ impl Core {
                 super::ensemble::Role::Learner(l) => Some(l.leader_sid),
                 _ => None,
             },
+            last_client_response_size: self.stats.client_responses.last,
+            min_client_response_size: self.stats.client_responses.min,
+            max_client_response_size: self.stats.client_responses.max,
             leader: match &self.role {
                 super::ensemble::Role::Leader(l) => {
                     let (voters, observers, syncing) = l.zab.learner_counts();
+                    let sizes = l.zab.proposal_sizes();
                     Some(crate::admin::LeaderStats {
                         learners: (voters + observers + syncing) as u64,
                         synced_followers: voters as u64,
                         synced_observers: observers as u64,
                         pending_syncs: syncing as u64,
-                        last_proposal_size: -1,
-                        min_proposal_size: -1,
-                        max_proposal_size: -1,
+                        last_proposal_size: sizes.last,
+                        min_proposal_size: sizes.min,
+                        max_proposal_size: sizes.max,
+                        leader_uptime_ms: l
+                            .serving_since
+                            .map_or(0, |t| t.elapsed().as_millis() as u64),
                         ..Default::default()
                     })
                 }
@@ -232,6 +247,11 @@ impl Core {
         ) {
             info.data_dir_size = dir_size(&conf.data_dir);
             info.data_log_size = dir_size(&conf.data_log_dir);
+        }
+        if cmd == FourLetterWord::Mntr {
+            let values = crate::metrics::metrics().mntr_values();
+            info.counters = values.counters;
+            info.summaries = values.summaries;
         }
         if cmd == FourLetterWord::Envi {
             info.environment = environment(VERSION_STRING);

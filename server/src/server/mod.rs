@@ -5,6 +5,8 @@ mod core;
 mod ensemble;
 mod fourlw;
 mod linread;
+#[cfg(test)]
+mod mntr_tests;
 mod read_only;
 mod requests;
 mod start;

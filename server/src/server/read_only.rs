@@ -29,6 +29,11 @@ impl Core {
         req: &ConnectRequestFixed,
         remote: SocketAddr,
     ) {
+        let m = crate::metrics::metrics();
+        m.connection_request_count.inc();
+        if req.session_id != 0 {
+            m.connection_revalidate_count.inc();
+        }
         let timeout = req
             .time_out
             .clamp(self.cfg.min_session_timeout, self.cfg.max_session_timeout);

@@ -67,6 +67,7 @@ impl Core {
             self.close_conn(conn);
             return;
         }
+        crate::metrics::metrics().connection_request_count.inc();
         let last = self.tree.last_processed_zxid();
         if req.last_zxid_seen > last {
             // The client has seen a newer state than ours: refuse so it tries another server.
@@ -101,6 +102,7 @@ impl Core {
             return;
         }
         let id = req.session_id;
+        crate::metrics::metrics().connection_revalidate_count.inc();
         let passwd_ok = req.passwd.as_deref() == Some(&session_password(id)[..]);
         if passwd_ok && learner {
             // The leader owns expiry, so it decides, and its check renews the lease (Apache's
@@ -176,7 +178,7 @@ impl Core {
         if send_read_only {
             v.put_bool_j(self.read_only_mode());
         }
-        self.send(conn, v);
+        self.push_frame(conn, |out| out.extend_from_slice(&v));
     }
 
     pub(super) fn header(&mut self, session: i64, cxid: i32, kind: i32) -> TxnHeader {
@@ -538,7 +540,9 @@ impl Core {
             path: path.to_string(),
         }
         .write_to(&mut v);
-        self.send(conn, v);
+        if let Some(n) = self.send(conn, v) {
+            crate::metrics::metrics().watch_bytes.inc_by(n as u64);
+        }
     }
 
     /// Deletes empty containers and expired TTL nodes, as Apache's ContainerManager does.

@@ -50,6 +50,8 @@ pub struct ServerStats {
     pub packets_received: u64,
     pub packets_sent: u64,
     pub latency: Latency,
+    /// Sizes of the responses sent to clients (`mntr` `*_client_response_size`).
+    pub client_responses: crate::metrics::BufferStats,
     pub started: Instant,
 }
 
@@ -59,6 +61,7 @@ impl ServerStats {
             packets_received: 0,
             packets_sent: 0,
             latency: Latency::default(),
+            client_responses: Default::default(),
             started: Instant::now(),
         }
     }

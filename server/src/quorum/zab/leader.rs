@@ -8,6 +8,7 @@ use super::config::{DurableState, NewMembers, ZabConfig};
 use super::io::{Input, Output, Sid, StepDownReason, ZabError};
 use super::leader_sync::{plan_sync, SyncPlan};
 use super::{counter_of, epoch_of, make_zxid};
+use crate::metrics::BufferStats;
 use crate::proto::quorum::{ZabPacket, ZAB_PROTOCOL_VERSION};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -80,6 +81,8 @@ pub struct Leader {
     /// The outstanding reconfig: its zxid and the membership it proposes. While it is
     /// outstanding, it and every later proposal need a quorum of both configs.
     reconfig: Option<(i64, NewMembers)>,
+    /// Sizes of the txns proposed (a PROPOSAL's data), as Apache's `proposalStats`.
+    proposal_sizes: BufferStats,
     out: Vec<Output>,
 }
 
@@ -112,6 +115,7 @@ impl Leader {
             read_started: 0,
             read_confirmed: 0,
             reconfig: None,
+            proposal_sizes: BufferStats::default(),
             out: Vec::new(),
             cfg,
         };
@@ -150,6 +154,16 @@ impl Leader {
 
     pub fn is_serving(&self) -> bool {
         self.phase == Phase::Broadcast
+    }
+
+    /// Bytes of the txns proposed in this epoch: last, smallest, largest (`mntr`, `stat`).
+    pub fn proposal_sizes(&self) -> BufferStats {
+        self.proposal_sizes
+    }
+
+    /// `srst` starts the proposal sizes over, as Apache's does.
+    pub fn reset_proposal_sizes(&mut self) {
+        self.proposal_sizes.reset();
     }
 
     pub fn last_committed(&self) -> i64 {
@@ -201,6 +215,7 @@ impl Leader {
         }
         let zxid = make_zxid(self.new_epoch, counter);
         let txn = make_txn(zxid);
+        self.proposal_sizes.record(txn.len());
         self.last_proposed = zxid;
         self.outstanding.insert(
             zxid,
@@ -977,6 +992,19 @@ mod tests {
                 txn: Bytes::from_static(b"t")
             }
         );
+    }
+
+    #[test]
+    fn proposal_sizes_are_the_proposed_txns_bytes() {
+        let mut l = established(make_zxid(3, 9));
+        assert_eq!(l.proposal_sizes(), BufferStats::default(), "-1 before any");
+        for txn in [&b"abc"[..], b"0123456789", b"hello"] {
+            l.propose(|_| Bytes::copy_from_slice(txn)).unwrap();
+        }
+        let s = l.proposal_sizes();
+        assert_eq!((s.last, s.min, s.max), (5, 3, 10));
+        l.reset_proposal_sizes();
+        assert_eq!(l.proposal_sizes(), BufferStats::default());
     }
 
     #[test]

@@ -76,6 +76,8 @@ pub struct LeaderRole {
     pub peers: HashMap<u64, PeerSender>,
     pub _guard: ServeGuard,
     pub serving: bool,
+    /// When this leader started serving (mntr `leader_uptime`).
+    pub serving_since: Option<std::time::Instant>,
     /// Forwarded syncs: (last proposed zxid, learner, its connection), answered once
     /// that zxid is applied.
     pub syncs: VecDeque<(i64, u64, u64)>,
@@ -130,6 +132,20 @@ impl Role {
             Role::Learner(l) if l.kind == LearnerKind::Observer => Mode::Observer,
             Role::Learner(_) => Mode::Follower,
             _ => Mode::Standalone,
+        }
+    }
+
+    /// Apache's detailed peer state (mntr `zk_peer_state`) of a serving ensemble member:
+    /// its role and Zab's broadcast phase. Empty otherwise: mntr then answers "not
+    /// serving" (or, read-only, prints no peer state).
+    pub fn peer_state(&self) -> &'static str {
+        match self {
+            Role::Leader(l) if l.serving => "leading - broadcast",
+            Role::Learner(l) if l.serving && l.kind == LearnerKind::Observer => {
+                "observing - broadcast"
+            }
+            Role::Learner(l) if l.serving => "following - broadcast",
+            _ => "",
         }
     }
 }

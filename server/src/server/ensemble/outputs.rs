@@ -12,7 +12,9 @@ use crate::net::ConnId;
 use crate::proto::codes::op;
 use crate::proto::txn::Txn;
 use crate::quorum::transport::PeerEvent;
-use crate::quorum::zab::{make_zxid, Input, NewMembers, Output, StepDownReason, ZabError};
+use crate::quorum::zab::{
+    make_zxid, Input, LearnerKind, NewMembers, Output, StepDownReason, ZabError,
+};
 use crate::server::core::{Core, Deferred, Origin};
 
 impl Core {
@@ -60,6 +62,7 @@ impl Core {
                     _ => false,
                 };
                 if current {
+                    self.count_learner_packet(&pkt);
                     self.zab_input(Input::Packet { from: sid, pkt });
                 }
             }
@@ -213,6 +216,7 @@ impl Core {
                 session_id,
                 timeout: _,
             } => {
+                crate::metrics::metrics().revalidate_count.inc();
                 let valid = self.sessions.touch(session_id, self.now());
                 match &mut self.role {
                     Role::Leader(l) => l
@@ -238,6 +242,29 @@ impl Core {
                 self.on_reconfigured(zxid, leader);
                 Vec::new()
             }
+        }
+    }
+
+    /// Synced learner: counts the PROPOSALs and COMMITs/INFORMs it receives, as Apache's
+    /// Follower and Observer do once past the sync (reconfig's *ANDACTIVATE not included).
+    fn count_learner_packet(&self, pkt: &crate::proto::quorum::ZabPacket) {
+        use crate::proto::quorum::ZabPacket;
+        let Role::Learner(l) = &self.role else {
+            return;
+        };
+        if !l.serving {
+            return;
+        }
+        let m = crate::metrics::metrics();
+        match (pkt, l.kind) {
+            (ZabPacket::Proposal { .. }, LearnerKind::Follower) => {
+                m.learner_proposal_received_count.inc()
+            }
+            (ZabPacket::Commit { .. }, LearnerKind::Follower)
+            | (ZabPacket::Inform { .. }, LearnerKind::Observer) => {
+                m.learner_commit_received_count.inc()
+            }
+            _ => {}
         }
     }
 
@@ -288,6 +315,7 @@ impl Core {
         match &mut self.role {
             Role::Leader(l) => {
                 l.serving = true;
+                l.serving_since = Some(std::time::Instant::now());
                 self.last_assigned_zxid = make_zxid(l.zab.epoch(), 0);
                 // The leader now owns session expiry: every known session gets a fresh lease.
                 for (id, t) in self.sessions.snapshot() {
@@ -298,7 +326,11 @@ impl Core {
             Role::Learner(l) => {
                 l.serving = true;
                 let ms = l.started.elapsed().as_secs_f64() * 1000.0;
-                crate::metrics::metrics().follower_sync_time.observe(ms);
+                let m = crate::metrics::metrics();
+                match l.kind {
+                    LearnerKind::Follower => m.follower_sync_time.observe(ms),
+                    LearnerKind::Observer => m.observer_sync_time.observe(ms),
+                }
                 info!(
                     "{:?} synced with leader {} in {ms:.1} ms; serving at zxid 0x{:x}",
                     l.kind,
@@ -367,12 +399,13 @@ impl Core {
 
     /// Applies a committed txn from Zab; answers whoever waits for it here.
     fn apply_committed(&mut self, zxid: i64, bytes: Bytes) {
-        crate::metrics::metrics().commit_count.inc();
         if matches!(self.role, Role::Leader(_)) {
             let front = self.inflight.front().map(|i| i.txn.hdr.zxid);
             if front == Some(zxid) {
                 if let Some(inf) = self.inflight.pop_front() {
                     let m = crate::metrics::metrics();
+                    // One of our proposals committed (Apache's Leader.commit).
+                    m.commit_count.inc();
                     m.quorum_ack_latency
                         .observe(inf.submitted.elapsed().as_secs_f64() * 1000.0);
                     // Commit to applied-and-answered, on the leader.
@@ -399,11 +432,9 @@ impl Core {
                 return;
             }
         };
-        // The leader stamped the txn with its wall clock when it prepared it.
-        let ms = (crate::server::core::wall_ms() - txn.hdr.time).max(0) as f64;
         crate::metrics::metrics()
             .commit_propagation_latency
-            .observe(ms);
+            .observe_since_wall(txn.hdr.time, crate::server::core::wall_ms());
         let key = (txn.hdr.client_id, txn.hdr.cxid);
         let origin = self.forwarded.remove(&key).unwrap_or(Origin::Server);
         self.apply_txn(txn, origin);

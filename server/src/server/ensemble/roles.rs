@@ -243,6 +243,7 @@ impl Core {
             peers: HashMap::new(),
             _guard: guard,
             serving: false,
+            serving_since: None,
             syncs: VecDeque::new(),
             barriers: Default::default(),
             reads: Default::default(),
