@@ -177,6 +177,24 @@ fn note_errors(notes: &mut Vec<String>, flavor: Flavor, label: &str, r: &LoadRes
     }
 }
 
+/// Records a run's p50 and p99 as `<name> p50` / `<name> p99`.
+fn add_percentiles(c: &mut Collector, name: &str, flavor: Flavor, r: &LoadResult) {
+    c.add(
+        &format!("{name} p50"),
+        "ms",
+        false,
+        flavor,
+        ms(r.latency.p50_us),
+    );
+    c.add(
+        &format!("{name} p99"),
+        "ms",
+        false,
+        flavor,
+        ms(r.latency.p99_us),
+    );
+}
+
 fn record_load(
     c: &mut Collector,
     notes: &mut Vec<String>,
@@ -188,20 +206,7 @@ fn record_load(
     let label = format!("{prefix}{}", r.label);
     if latency {
         let name = format!("{prefix}latency {}", r.label);
-        c.add(
-            &format!("{name} p50"),
-            "ms",
-            false,
-            flavor,
-            ms(r.latency.p50_us),
-        );
-        c.add(
-            &format!("{name} p99"),
-            "ms",
-            false,
-            flavor,
-            ms(r.latency.p99_us),
-        );
+        add_percentiles(c, &name, flavor, r);
     } else {
         c.add(
             &format!("{label} throughput"),
@@ -210,20 +215,7 @@ fn record_load(
             flavor,
             r.ops_per_sec,
         );
-        c.add(
-            &format!("{label} p50"),
-            "ms",
-            false,
-            flavor,
-            ms(r.latency.p50_us),
-        );
-        c.add(
-            &format!("{label} p99"),
-            "ms",
-            false,
-            flavor,
-            ms(r.latency.p99_us),
-        );
+        add_percentiles(c, &label, flavor, r);
     }
     note_errors(notes, flavor, &label, r);
 }
@@ -243,20 +235,7 @@ fn record_paced(
         flavor,
         r.ops_per_sec,
     );
-    c.add(
-        &format!("{name} p50"),
-        "ms",
-        false,
-        flavor,
-        ms(r.latency.p50_us),
-    );
-    c.add(
-        &format!("{name} p99"),
-        "ms",
-        false,
-        flavor,
-        ms(r.latency.p99_us),
-    );
+    add_percentiles(c, &name, flavor, r);
     if r.held_back > 0 {
         notes.push(format!(
             "{} {name}: fell behind the offered {:.0}/s ({} sends held back by the in-flight cap)",
