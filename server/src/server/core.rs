@@ -287,6 +287,12 @@ impl Core {
                 }
             }
         }
+        // Zab packets are staged per peer during the turn, too (see `send_deferred`).
+        match &self.role {
+            super::ensemble::Role::Leader(l) => l.peers.values().for_each(|p| p.flush()),
+            super::ensemble::Role::Learner(l) => l.leader.flush(),
+            _ => {}
+        }
     }
 
     /// Sends a reply header plus optional body.
@@ -372,7 +378,38 @@ impl Core {
                 _ = reaper.tick() => self.reap_containers(),
                 _ = zab_tick.tick(), if in_ensemble => self.quorum_tick(),
             }
+            self.drain_ready(&mut log_events, &mut peer_rx, &mut rx);
             self.flush_out();
+        }
+    }
+
+    /// Handles what else is already queued (a bounded amount, in the select's order) before
+    /// the turn's replies and Zab packets leave: under load one turn then carries many
+    /// events, and each connection and peer gets one hand-off per turn instead of one per
+    /// event.
+    fn drain_ready(
+        &mut self,
+        log_events: &mut mpsc::UnboundedReceiver<(u64, LogEvent)>,
+        peer_rx: &mut mpsc::UnboundedReceiver<crate::quorum::transport::PeerEvent>,
+        rx: &mut mpsc::UnboundedReceiver<ToCore>,
+    ) {
+        const MAX_PER_TURN: usize = 64;
+        for _ in 0..MAX_PER_TURN {
+            match log_events.try_recv() {
+                Ok((gen, ev)) if gen == self.log_gen => self.on_log_event(ev),
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        if self.quorum.is_some() {
+            for _ in 0..MAX_PER_TURN {
+                let Ok(ev) = peer_rx.try_recv() else { break };
+                self.on_peer_event(ev);
+            }
+        }
+        for _ in 0..MAX_PER_TURN {
+            let Ok(m) = rx.try_recv() else { break };
+            self.handle(m);
         }
     }
 

@@ -53,22 +53,23 @@ impl LinkCounters {
         }
     }
 
-    pub(super) fn queued(&self, bytes: usize) {
-        self.queued_packets.fetch_add(1, Ordering::Relaxed);
+    /// `packets` packets in `bytes` bytes entered the writer's queue (one frame).
+    pub(super) fn queued(&self, bytes: usize, packets: u64) {
+        self.queued_packets.fetch_add(packets, Ordering::Relaxed);
         self.queued_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
     /// A frame counted by [`LinkCounters::queued`] never reached the queue.
-    pub(super) fn sent_nothing(&self, bytes: usize) {
-        self.queued_packets.fetch_sub(1, Ordering::Relaxed);
+    pub(super) fn sent_nothing(&self, bytes: usize, packets: u64) {
+        self.queued_packets.fetch_sub(packets, Ordering::Relaxed);
         self.queued_bytes.fetch_sub(bytes as u64, Ordering::Relaxed);
     }
 
     /// A queued frame was handed to the socket.
-    pub(super) fn sent(&self, bytes: usize, zxid: i64) {
-        self.queued_packets.fetch_sub(1, Ordering::Relaxed);
+    pub(super) fn sent(&self, bytes: usize, zxid: i64, packets: u64) {
+        self.queued_packets.fetch_sub(packets, Ordering::Relaxed);
         self.queued_bytes.fetch_sub(bytes as u64, Ordering::Relaxed);
-        self.packets_sent.fetch_add(1, Ordering::Relaxed);
+        self.packets_sent.fetch_add(packets, Ordering::Relaxed);
         if zxid > 0 {
             self.last_zxid.store(zxid, Ordering::Relaxed);
         }
@@ -103,17 +104,17 @@ mod tests {
     fn counts_queue_writes_reads_and_the_last_zxid() {
         let c = LinkCounters::new(None);
         assert_eq!(c.snapshot().last_zxid, -1);
-        c.queued(30);
-        c.queued(50);
-        c.queued(7);
-        c.sent_nothing(7);
+        c.queued(30, 1);
+        c.queued(50, 1);
+        c.queued(7, 1);
+        c.sent_nothing(7, 1);
         let s = c.snapshot();
         assert_eq!(
             (s.queued_packets, s.queued_bytes, s.packets_sent),
             (2, 80, 0)
         );
-        c.sent(30, 0x100000002);
-        c.sent(50, 0);
+        c.sent(30, 0x100000002, 1);
+        c.sent(50, 0, 1);
         c.received(false);
         c.received(true);
         let s = c.snapshot();

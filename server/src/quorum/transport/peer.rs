@@ -21,8 +21,12 @@ pub(super) const IO_BUFFER: usize = 64 * 1024;
 
 /// What the writer thread is asked to do, in queue order.
 pub(super) enum Outgoing {
-    /// One encoded packet, and its zxid (for the link's counters).
-    Frame { bytes: Vec<u8>, zxid: i64 },
+    /// Encoded packets, their highest zxid and how many they are (for the link's counters).
+    Frame {
+        bytes: Vec<u8>,
+        zxid: i64,
+        packets: u64,
+    },
     Snapshot {
         sessions: Vec<(i64, i32)>,
         tree: DataTree,
@@ -31,9 +35,18 @@ pub(super) enum Outgoing {
     Stop,
 }
 
+/// Packets queued with [`PeerSender::send_deferred`] and not yet handed to the writer.
+#[derive(Default)]
+struct Staged {
+    bytes: Vec<u8>,
+    zxid: i64,
+    packets: u64,
+}
+
 struct Inner {
     conn: u64,
     tx: mpsc::Sender<Outgoing>,
+    staged: parking_lot::Mutex<Staged>,
     /// A handle on the socket, only to shut it down.
     sock: TcpStream,
     closed: AtomicBool,
@@ -72,13 +85,53 @@ impl PeerSender {
         if self.inner.closed.load(Ordering::Acquire) {
             return;
         }
+        self.flush();
         let mut bytes = Vec::new();
         let zxid = encode_packet(pkt, &mut bytes);
+        self.queue_frame(bytes, zxid, 1);
+    }
+
+    /// Stages one packet; it leaves, with every packet staged before it, at the next
+    /// [`PeerSender::flush`] (or any immediate send). The server core stages what one turn of
+    /// its loop produces and flushes once per turn, so a busy leader wakes each peer's
+    /// writer thread once per turn instead of once per packet.
+    pub fn send_deferred(&self, pkt: &ZabPacket) {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return;
+        }
+        let mut staged = self.inner.staged.lock();
+        let zxid = encode_packet(pkt, &mut staged.bytes);
+        staged.zxid = staged.zxid.max(zxid);
+        staged.packets += 1;
+    }
+
+    /// Hands the staged packets to the writer thread, in one frame.
+    pub fn flush(&self) {
+        let Staged {
+            bytes,
+            zxid,
+            packets,
+        } = {
+            let mut staged = self.inner.staged.lock();
+            if staged.bytes.is_empty() {
+                return;
+            }
+            std::mem::take(&mut *staged)
+        };
+        self.queue_frame(bytes, zxid, packets);
+    }
+
+    fn queue_frame(&self, bytes: Vec<u8>, zxid: i64, packets: u64) {
         let len = bytes.len();
         // Counted before the writer can see it, so its decrement never comes first.
-        self.inner.counters.queued(len);
-        if self.inner.tx.send(Outgoing::Frame { bytes, zxid }).is_err() {
-            self.inner.counters.sent_nothing(len);
+        self.inner.counters.queued(len, packets);
+        let frame = Outgoing::Frame {
+            bytes,
+            zxid,
+            packets,
+        };
+        if self.inner.tx.send(frame).is_err() {
+            self.inner.counters.sent_nothing(len, packets);
         }
     }
 
@@ -89,6 +142,7 @@ impl PeerSender {
         if self.inner.closed.load(Ordering::Acquire) {
             return;
         }
+        self.flush();
         let _ = self.inner.tx.send(Outgoing::Snapshot { sessions, tree });
     }
 
@@ -128,6 +182,7 @@ pub(super) fn start_writer(
         conn,
         tx: tx.clone(),
         sock: sock.try_clone()?,
+        staged: parking_lot::Mutex::new(Staged::default()),
         closed: AtomicBool::new(false),
         counters: counters.clone(),
     };
@@ -160,9 +215,13 @@ fn run_writer(
         let mut item = Some(first);
         while let Some(it) = item.take() {
             match it {
-                Outgoing::Frame { bytes, zxid } => {
+                Outgoing::Frame {
+                    bytes,
+                    zxid,
+                    packets,
+                } => {
                     batch.extend_from_slice(&bytes);
-                    counters.sent(bytes.len(), zxid);
+                    counters.sent(bytes.len(), zxid, packets);
                     if batch.len() < BATCH_BYTES {
                         item = rx.try_recv().ok();
                     }

@@ -585,3 +585,42 @@ async fn link_stats_count_both_directions_of_a_real_connection() {
     assert_eq!((back.packets_sent, back.packets_received), (2, 2));
     drop(l.guard);
 }
+
+#[tokio::test]
+async fn deferred_packets_leave_at_flush_in_order_and_count_one_by_one() {
+    let mut l = leader().await;
+    let (mut learner, to_learner) = join(&mut l, 5).await;
+    let proposal = |i: i64| ZabPacket::Proposal {
+        zxid: (4 << 32) + i,
+        txn: Bytes::from(vec![i as u8; 10]),
+    };
+    to_learner.send_deferred(&proposal(1));
+    to_learner.send_deferred(&proposal(2));
+    // Nothing leaves before the flush: a PING sent later on the learner's side round-trips
+    // while the proposals are still staged.
+    learner.out.send(&ZabPacket::Ping {
+        zxid: 0,
+        sessions: vec![],
+    });
+    expect_packet(next(&mut l.rx).await, 5, to_learner.conn());
+    assert!(
+        learner.rx.try_recv().is_err(),
+        "staged packets must wait for a flush"
+    );
+    assert_eq!(to_learner.stats().packets_sent, 0);
+    to_learner.flush();
+    // An immediate send flushes what is staged first, so order holds.
+    to_learner.send_deferred(&proposal(3));
+    to_learner.send(&proposal(4));
+    for i in 1..=4 {
+        let got = expect_packet(next(&mut learner.rx).await, 1, learner.out.conn());
+        assert_eq!(got, proposal(i));
+    }
+    let s = to_learner.stats();
+    assert_eq!(
+        (s.packets_sent, s.queued_packets, s.queued_bytes),
+        (4, 0, 0)
+    );
+    assert_eq!(s.last_zxid, (4 << 32) + 4);
+    drop(l.guard);
+}

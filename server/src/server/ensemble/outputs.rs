@@ -121,10 +121,10 @@ impl Core {
                 match &self.role {
                     Role::Leader(l) => {
                         if let Some(p) = l.peers.get(&to) {
-                            p.send(&pkt);
+                            p.send_deferred(&pkt);
                         }
                     }
-                    Role::Learner(l) => l.leader.send(&pkt),
+                    Role::Learner(l) => l.leader.send_deferred(&pkt),
                     _ => {}
                 }
                 Vec::new()
