@@ -287,7 +287,13 @@ impl Core {
                 }
             }
         }
-        // Zab packets are staged per peer during the turn, too (see `send_deferred`).
+        self.flush_peers();
+    }
+
+    /// Hands the Zab packets staged during this turn (see `PeerSender::send_deferred`) to
+    /// the peers' writers. Also called before a role ends, so that what the role sent last
+    /// (a COMMITANDACTIVATE that removes this leader, say) is not dropped with it.
+    pub(super) fn flush_peers(&self) {
         match &self.role {
             super::ensemble::Role::Leader(l) => l.peers.values().for_each(|p| p.flush()),
             super::ensemble::Role::Learner(l) => l.leader.flush(),

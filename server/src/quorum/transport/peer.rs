@@ -47,6 +47,9 @@ struct Inner {
     conn: u64,
     tx: mpsc::Sender<Outgoing>,
     staged: parking_lot::Mutex<Staged>,
+    /// Set by [`PeerSender::close_after_queued`]: the writer shuts the socket down itself
+    /// once the queue is written, so dropping the last handle must not cut it short.
+    draining: AtomicBool,
     /// A handle on the socket, only to shut it down.
     sock: TcpStream,
     closed: AtomicBool,
@@ -57,7 +60,9 @@ impl Drop for Inner {
     /// The last handle gone means nobody can talk on this connection any more: close it, so
     /// that the reader ends and reports the disconnect.
     fn drop(&mut self) {
-        let _ = self.sock.shutdown(Shutdown::Both);
+        if !self.draining.load(Ordering::Acquire) {
+            let _ = self.sock.shutdown(Shutdown::Both);
+        }
     }
 }
 
@@ -153,6 +158,21 @@ impl PeerSender {
         let _ = self.inner.sock.shutdown(Shutdown::Both);
     }
 
+    /// Closes the connection once everything sent or staged so far is written: a role that
+    /// ends sends its last words (a COMMITANDACTIVATE that hands leadership over, say) and
+    /// then goes, and [`PeerSender::close`] would race them.
+    pub fn close_after_queued(&self) {
+        self.flush();
+        if self.inner.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.inner.draining.store(true, Ordering::Release);
+        // The writer writes what is queued, then shuts the socket down.
+        if self.inner.tx.send(Outgoing::Stop).is_err() {
+            let _ = self.inner.sock.shutdown(Shutdown::Both);
+        }
+    }
+
     /// The connection id, as in this connection's events.
     pub fn conn(&self) -> u64 {
         self.inner.conn
@@ -183,6 +203,7 @@ pub(super) fn start_writer(
         tx: tx.clone(),
         sock: sock.try_clone()?,
         staged: parking_lot::Mutex::new(Staged::default()),
+        draining: AtomicBool::new(false),
         closed: AtomicBool::new(false),
         counters: counters.clone(),
     };

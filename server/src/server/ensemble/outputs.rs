@@ -132,6 +132,7 @@ impl Core {
             Output::Disconnect { sid } => {
                 if let Role::Leader(l) = &mut self.role {
                     if let Some(p) = l.peers.remove(&sid) {
+                        p.flush();
                         p.close();
                     }
                 }

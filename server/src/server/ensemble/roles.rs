@@ -131,6 +131,7 @@ impl Core {
 
     /// Asks the election task for a round with what our log holds.
     pub(in crate::server) fn start_looking(&mut self) {
+        self.flush_peers();
         self.role = Role::Looking;
         crate::metrics::metrics().looking_count.inc();
         if let Some(q) = &self.quorum {
@@ -290,13 +291,14 @@ impl Core {
             return;
         }
         info!("leaving role {:?}: {why}", self.role.mode());
+        self.flush_peers();
         match std::mem::replace(&mut self.role, Role::Looking) {
             Role::Leader(l) => {
                 for p in l.peers.values() {
-                    p.close();
+                    p.close_after_queued();
                 }
             }
-            Role::Learner(l) => l.leader.close(),
+            Role::Learner(l) => l.leader.close_after_queued(),
             _ => {}
         }
         let conns: Vec<_> = self.conns.keys().copied().collect();
