@@ -453,14 +453,7 @@ fn populate_phase(
         r.ops_per_sec,
         r.errors
     );
-    if r.errors > 0 {
-        notes.push(format!(
-            "{} populate: {} errors (first: {})",
-            flavor.name(),
-            r.errors,
-            r.first_error.as_deref().unwrap_or("?")
-        ));
-    }
+    crate::matrix::note_errors(notes, flavor, "populate", &r);
     col.add(
         &format!("populate {label} x 100B time"),
         "s",

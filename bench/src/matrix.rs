@@ -166,7 +166,8 @@ fn ms(us: u64) -> f64 {
     us as f64 / 1000.0
 }
 
-fn note_errors(notes: &mut Vec<String>, flavor: Flavor, label: &str, r: &LoadResult) {
+/// Notes a run's request errors, if any, with the first one.
+pub(crate) fn note_errors(notes: &mut Vec<String>, flavor: Flavor, label: &str, r: &LoadResult) {
     if r.errors > 0 {
         notes.push(format!(
             "{} {label}: {} errors (first: {})",
