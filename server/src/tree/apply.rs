@@ -213,17 +213,9 @@ impl DataTree {
         // The parent's stat changes and it gains the child, in one walk (its digest does not
         // cover its children).
         self.modify(parent_path, |p| {
-            let cv = if parent_cversion == -1 {
-                p.stat.cversion.wrapping_add(1)
-            } else {
-                parent_cversion
-            };
             // A create replayed after its node was deleted again within the fuzzy range
             // must not move cversion/pzxid backwards.
-            if cv > p.stat.cversion {
-                p.stat.cversion = cv;
-                p.stat.pzxid = zxid;
-            }
+            advance_cversion(&mut p.stat, parent_cversion, zxid);
             p.children.insert(Name::new(name), Arc::new(node));
         });
 
@@ -367,18 +359,8 @@ impl DataTree {
 
     /// Apache's `setCversionPzxid`: only ever moves cversion forward. False if missing.
     fn set_cversion_pzxid(&mut self, path: &str, cversion: i32, zxid: i64) -> bool {
-        self.modify(path, |n| {
-            let cv = if cversion == -1 {
-                n.stat.cversion.wrapping_add(1)
-            } else {
-                cversion
-            };
-            if cv > n.stat.cversion {
-                n.stat.cversion = cv;
-                n.stat.pzxid = zxid;
-            }
-        })
-        .is_some()
+        self.modify(path, |n| advance_cversion(&mut n.stat, cversion, zxid))
+            .is_some()
     }
 
     /// Deletes the paths listed in the txn, then whatever ephemerals the session still
@@ -567,5 +549,19 @@ fn trigger(path: &str, event: i32) -> WatchTrigger {
     WatchTrigger {
         path: path.to_string(),
         event,
+    }
+}
+
+/// Sets a parent's cversion (the txn's, or one more than now for -1) and pzxid, but only
+/// forward: replaying txns of the fuzzy snapshot range must not move them back.
+fn advance_cversion(stat: &mut StatPersisted, cversion: i32, zxid: i64) {
+    let cv = if cversion == -1 {
+        stat.cversion.wrapping_add(1)
+    } else {
+        cversion
+    };
+    if cv > stat.cversion {
+        stat.cversion = cv;
+        stat.pzxid = zxid;
     }
 }
