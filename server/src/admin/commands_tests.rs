@@ -1,5 +1,10 @@
 use super::*;
 
+/// `cmd`'s answer with the default config and no extra state.
+fn respond_plain(cmd: Command, info: &ServerInfo) -> serde_json::Value {
+    respond(cmd, info, &ServerConfig::default(), &Extra::default())
+}
+
 #[test]
 fn lookup_by_name_and_alias() {
     assert_eq!(Command::lookup("monitor"), Some(Command::Monitor));
@@ -21,12 +26,7 @@ fn monitor_mirrors_mntr_keys_in_order() {
         latency_avg: 1.5,
         ..Default::default()
     };
-    let v = respond(
-        Command::Monitor,
-        &info,
-        &ServerConfig::default(),
-        &Extra::default(),
-    );
+    let v = respond_plain(Command::Monitor, &info);
     let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
     let mntr: Vec<String> = render_mntr(&info)
         .lines()
@@ -78,12 +78,7 @@ fn observers_lists_each_observer_with_apaches_keys() {
         observers: vec![obs(4, 40001), obs(5, 40002)],
         ..Default::default()
     };
-    let v = respond(
-        Command::Observers,
-        &info,
-        &ServerConfig::default(),
-        &Extra::default(),
-    );
+    let v = respond_plain(Command::Observers, &info);
     assert_eq!(v["synced_observers"], 2);
     let list = v["observers"].as_array().unwrap();
     assert_eq!(list.len(), 2);
@@ -123,12 +118,7 @@ fn observers_is_empty_off_the_leader() {
             mode,
             ..Default::default()
         };
-        let v = respond(
-            Command::Observers,
-            &info,
-            &ServerConfig::default(),
-            &Extra::default(),
-        );
+        let v = respond_plain(Command::Observers, &info);
         assert_eq!(
             v,
             serde_json::json!({
