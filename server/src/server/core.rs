@@ -205,16 +205,11 @@ impl Core {
     pub(super) fn spawn_log(&mut self, writer: TxnLogWriter) {
         self.log_gen += 1;
         let gen = self.log_gen;
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let fwd = self.log_tx.clone();
-        tokio::spawn(async move {
-            while let Some(ev) = rx.recv().await {
-                if fwd.send((gen, ev)).is_err() {
-                    break;
-                }
-            }
-        });
-        self.log = Some(LogThread::spawn(writer, self.cfg.snap_count, tx));
+        let tx = self.log_tx.clone();
+        self.log = Some(LogThread::spawn(writer, self.cfg.snap_count, move |ev| {
+            // A closed channel means the core is gone; the thread ends with its sender.
+            let _ = tx.send((gen, ev));
+        }));
     }
 
     /// Stops the log thread after it has committed everything queued.

@@ -6,7 +6,6 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 
 use rand::Rng;
-use tokio::sync::mpsc::UnboundedSender;
 
 use super::txnlog::TxnLogWriter;
 
@@ -43,19 +42,21 @@ impl LogThread {
     pub fn spawn(
         writer: TxnLogWriter,
         snap_count: u64,
-        events: UnboundedSender<LogEvent>,
+        events: impl Fn(LogEvent) + Send + 'static,
     ) -> LogThread {
         Self::spawn_with_size_limit(writer, snap_count, DEFAULT_SNAP_SIZE_LIMIT, events)
     }
 
     /// As [`LogThread::spawn`], also rolling once the log since the last roll exceeds a random
     /// size in [snap_size_limit/2, snap_size_limit] (Apache `zookeeper.snapSizeLimitInKb`;
-    /// 0 disables the size trigger).
+    /// 0 disables the size trigger). `events` is called on the log thread with what it
+    /// reports; it should only hand the event on (the core passes a channel send, so a
+    /// `Synced` wakes the core directly, with no task in between).
     pub fn spawn_with_size_limit(
         writer: TxnLogWriter,
         snap_count: u64,
         snap_size_limit: u64,
-        events: UnboundedSender<LogEvent>,
+        events: impl Fn(LogEvent) + Send + 'static,
     ) -> LogThread {
         let (tx, rx) = mpsc::channel::<(i64, Vec<u8>)>();
         let limits = Limits {
@@ -104,7 +105,7 @@ fn run(
     mut writer: TxnLogWriter,
     limits: Limits,
     rx: mpsc::Receiver<(i64, Vec<u8>)>,
-    events: UnboundedSender<LogEvent>,
+    events: impl Fn(LogEvent),
 ) {
     let mut threshold = next_threshold(limits.count);
     let mut size_threshold = next_size_threshold(limits.size);
@@ -127,25 +128,25 @@ fn run(
         let result = result.and_then(|()| writer.commit());
         if let Err(e) = result {
             tracing::error!(error = %e, "txn log write failed; log thread stops");
-            let _ = events.send(LogEvent::Failed(e.to_string()));
+            events(LogEvent::Failed(e.to_string()));
             return;
         }
-        let _ = events.send(LogEvent::Synced { last_zxid: last });
+        events(LogEvent::Synced { last_zxid: last });
         since_roll += n;
         if since_roll >= threshold || writer.current_size() > size_threshold {
             if let Err(e) = writer.roll() {
                 tracing::error!(error = %e, "txn log roll failed; log thread stops");
-                let _ = events.send(LogEvent::Failed(e.to_string()));
+                events(LogEvent::Failed(e.to_string()));
                 return;
             }
             since_roll = 0;
             threshold = next_threshold(limits.count);
             size_threshold = next_size_threshold(limits.size);
-            let _ = events.send(LogEvent::SnapshotDue);
+            events(LogEvent::SnapshotDue);
         }
     }
     if let Err(e) = writer.commit() {
-        let _ = events.send(LogEvent::Failed(e.to_string()));
+        events(LogEvent::Failed(e.to_string()));
     }
 }
 
@@ -187,7 +188,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let w = TxnLogWriter::open(d.path(), 1 << 16, true).unwrap();
         let (tx, mut rx) = unbounded_channel();
-        let lt = LogThread::spawn(w, 10, tx);
+        let lt = LogThread::spawn(w, 10, move |e| drop(tx.send(e)));
         // One txn per batch, so the roll points are exact.
         let mut evs = Vec::new();
         for z in 1..=100 {
@@ -241,7 +242,7 @@ mod tests {
         let w = TxnLogWriter::open(d.path(), 0, false).unwrap();
         let (tx, mut rx) = unbounded_channel();
         // Each entry is ~100 bytes: a roll every 5 to 10 entries, never by count.
-        let lt = LogThread::spawn_with_size_limit(w, 1_000_000, 1000, tx);
+        let lt = LogThread::spawn_with_size_limit(w, 1_000_000, 1000, move |e| drop(tx.send(e)));
         let mut evs = Vec::new();
         for z in 1..=50 {
             lt.submit(z, create_txn(z).encode());
@@ -260,7 +261,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let w = TxnLogWriter::open(d.path(), 0, false).unwrap();
         let (tx, mut rx) = unbounded_channel();
-        let lt = LogThread::spawn(w, 1000, tx);
+        let lt = LogThread::spawn(w, 1000, move |e| drop(tx.send(e)));
         lt.submit(5, create_txn(5).encode());
         collect(&mut rx, |e| *e == LogEvent::Synced { last_zxid: 5 });
         // A zxid that goes backwards is a writer error.
@@ -277,7 +278,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let w = TxnLogWriter::open(d.path(), 0, true).unwrap();
         let (tx, _rx) = unbounded_channel();
-        let lt = LogThread::spawn(w, 1000, tx);
+        let lt = LogThread::spawn(w, 1000, move |e| drop(tx.send(e)));
         for z in 1..=20 {
             lt.submit(z, create_txn(z).encode());
         }
