@@ -16,6 +16,7 @@ pub mod recovery;
 mod snappy;
 pub mod snapshot;
 pub mod stream;
+mod streaming;
 #[cfg(test)]
 mod test_support;
 pub mod tree_stream;

@@ -19,6 +19,7 @@ use super::stream::{
     read_count, read_i32, read_i64, read_string, write_i32, write_i64, write_string, AdlerReader,
     AdlerWriter,
 };
+use super::streaming::StreamingFile;
 use super::{FORMAT_VERSION, SNAP_MAGIC};
 
 /// Digest format version written by 3.6+ (a long; older versions wrote a hex string).
@@ -38,7 +39,7 @@ pub struct SnapshotContents<T> {
     pub last_processed_zxid: Option<i64>,
 }
 
-fn seal(w: &mut AdlerWriter<BufWriter<File>>) -> io::Result<()> {
+fn seal(w: &mut AdlerWriter<BufWriter<StreamingFile>>) -> io::Result<()> {
     let sum = w.checksum() as i64;
     write_i64(w, sum)?;
     write_string(w, "/")
@@ -59,7 +60,10 @@ pub fn write_snapshot(
     // The temp name does not start with "snapshot." so no reader ever mistakes it for one.
     let tmp = dir.join(format!(".{name}.tmp"));
     let file = File::create(&tmp).map_err(|e| StorageError::io("create snapshot", &tmp, e))?;
-    let mut w = AdlerWriter::new(BufWriter::with_capacity(256 * 1024, file));
+    let mut w = AdlerWriter::new(BufWriter::with_capacity(
+        256 * 1024,
+        StreamingFile::new(file),
+    ));
     let body = (|| -> io::Result<()> {
         write_i32(&mut w, SNAP_MAGIC)?;
         write_i32(&mut w, FORMAT_VERSION)?;
@@ -85,7 +89,7 @@ pub fn write_snapshot(
     })();
     let done = body.and_then(|()| {
         let file = w.into_inner().into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()
+        file.finish().map(drop)
     });
     if let Err(e) = done {
         let _ = std::fs::remove_file(&tmp);
