@@ -1,9 +1,16 @@
 //! One established quorum connection: the [`PeerSender`] handle with its writer thread, and
 //! the reader loop that turns the byte stream into [`PeerEvent`]s.
+//!
+//! A frame is written straight from the sending thread when nothing is queued before it and
+//! the socket takes it without blocking (the common case on a LAN: the server core writes
+//! its turn's packets itself, with no hand-off to another thread); whatever the socket does
+//! not take at once goes to the writer thread, which blocks for it. `write_lock` keeps the
+//! two from interleaving bytes, and `pending` (frames handed to the writer and not yet
+//! written) keeps the order: nobody writes directly while anything is pending.
 
 use std::io::{self, BufReader, BufWriter, Write};
 use std::net::{Shutdown, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 
 use tokio::sync::mpsc::UnboundedSender;
@@ -47,6 +54,10 @@ struct Inner {
     conn: u64,
     tx: mpsc::Sender<Outgoing>,
     staged: parking_lot::Mutex<Staged>,
+    /// Held while bytes go into the socket (by the writer thread, or by a direct write).
+    write_lock: Arc<parking_lot::Mutex<()>>,
+    /// Frames and snapshots handed to the writer thread and not yet written.
+    pending: Arc<AtomicUsize>,
     /// Set by [`PeerSender::close_after_queued`]: the writer shuts the socket down itself
     /// once the queue is written, so dropping the last handle must not cut it short.
     draining: AtomicBool,
@@ -126,17 +137,77 @@ impl PeerSender {
         self.queue_frame(bytes, zxid, packets);
     }
 
-    fn queue_frame(&self, bytes: Vec<u8>, zxid: i64, packets: u64) {
+    /// Writes the frame now if the socket takes it without blocking and nothing is queued
+    /// before it; otherwise (or for the rest the socket did not take) hands it to the writer.
+    fn queue_frame(&self, mut bytes: Vec<u8>, zxid: i64, packets: u64) {
         let len = bytes.len();
+        let inner = &*self.inner;
         // Counted before the writer can see it, so its decrement never comes first.
-        self.inner.counters.queued(len, packets);
+        inner.counters.queued(len, packets);
+        // The guard, if taken, is held until the rest is queued: nothing may be written
+        // between the part written here and the rest.
+        let _guard = match self.try_write_now(&bytes) {
+            Direct::Written => {
+                inner.counters.sent(len, zxid, packets);
+                return;
+            }
+            Direct::Failed => {
+                inner.counters.sent_nothing(len, packets);
+                return;
+            }
+            Direct::Partly(guard, n) => {
+                inner.counters.sent_nothing(n, 0);
+                bytes.drain(..n);
+                Some(guard)
+            }
+            Direct::NotNow => None,
+        };
+        let left = bytes.len();
+        inner.pending.fetch_add(1, Ordering::AcqRel);
         let frame = Outgoing::Frame {
             bytes,
             zxid,
             packets,
         };
-        if self.inner.tx.send(frame).is_err() {
-            self.inner.counters.sent_nothing(len, packets);
+        if inner.tx.send(frame).is_err() {
+            inner.pending.fetch_sub(1, Ordering::AcqRel);
+            inner.counters.sent_nothing(left, packets);
+        }
+    }
+
+    /// One non-blocking attempt to write `bytes` on the caller's thread.
+    fn try_write_now(&self, bytes: &[u8]) -> Direct<'_> {
+        let inner = &*self.inner;
+        if inner.pending.load(Ordering::Acquire) != 0 {
+            return Direct::NotNow;
+        }
+        let Some(guard) = inner.write_lock.try_lock() else {
+            return Direct::NotNow;
+        };
+        // The writer may have taken and written something between the check and the lock;
+        // it decrements `pending` before it lets go of the lock, so this check is exact.
+        if inner.pending.load(Ordering::Acquire) != 0 {
+            return Direct::NotNow;
+        }
+        let sock = socket2::SockRef::from(&inner.sock);
+        let mut done = 0;
+        while done < bytes.len() {
+            match sock.send_with_flags(&bytes[done..], libc::MSG_DONTWAIT) {
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    tracing::debug!(conn = inner.conn, error = %e, "quorum write failed; closing connection");
+                    inner.closed.store(true, Ordering::Release);
+                    let _ = inner.sock.shutdown(Shutdown::Both);
+                    return Direct::Failed;
+                }
+            }
+        }
+        if done == bytes.len() {
+            Direct::Written
+        } else {
+            Direct::Partly(guard, done)
         }
     }
 
@@ -148,7 +219,15 @@ impl PeerSender {
             return;
         }
         self.flush();
-        let _ = self.inner.tx.send(Outgoing::Snapshot { sessions, tree });
+        self.inner.pending.fetch_add(1, Ordering::AcqRel);
+        if self
+            .inner
+            .tx
+            .send(Outgoing::Snapshot { sessions, tree })
+            .is_err()
+        {
+            self.inner.pending.fetch_sub(1, Ordering::AcqRel);
+        }
     }
 
     /// Closes the connection now; anything still queued is dropped. The reader then reports
@@ -189,6 +268,18 @@ impl PeerSender {
     }
 }
 
+/// What a direct write attempt did.
+enum Direct<'a> {
+    /// Everything went into the socket.
+    Written,
+    /// `n` bytes went in; the rest must be queued while the guard is still held.
+    Partly(parking_lot::MutexGuard<'a, ()>, usize),
+    /// Not tried: something is queued before it, or the writer is writing.
+    NotNow,
+    /// The connection broke (it is now shut down; the reader reports it).
+    Failed,
+}
+
 /// Starts the writer thread of `sock`. Returns the handle and a raw queue sender the reader
 /// uses to stop the writer when the connection ends.
 pub(super) fn start_writer(
@@ -198,19 +289,26 @@ pub(super) fn start_writer(
     let (tx, rx) = mpsc::channel();
     let write_sock = sock.try_clone()?;
     let counters = Arc::new(LinkCounters::new(sock.peer_addr().ok()));
+    let shared = WriterShared {
+        write_lock: Arc::new(parking_lot::Mutex::new(())),
+        pending: Arc::new(AtomicUsize::new(0)),
+        counters: counters.clone(),
+    };
     let inner = Inner {
         conn,
         tx: tx.clone(),
         sock: sock.try_clone()?,
         staged: parking_lot::Mutex::new(Staged::default()),
+        write_lock: shared.write_lock.clone(),
+        pending: shared.pending.clone(),
         draining: AtomicBool::new(false),
         closed: AtomicBool::new(false),
-        counters: counters.clone(),
+        counters,
     };
     std::thread::Builder::new()
         .name(format!("zk-quorum-w{conn}"))
         .spawn(move || {
-            if let Err(e) = run_writer(&write_sock, &rx, &counters) {
+            if let Err(e) = run_writer(&write_sock, &rx, &shared) {
                 tracing::debug!(conn, error = %e, "quorum write failed; closing connection");
             }
             // Either way the connection is over: make the reader see it.
@@ -224,16 +322,34 @@ pub(super) fn start_writer(
     ))
 }
 
+/// What the writer thread shares with the senders.
+struct WriterShared {
+    write_lock: Arc<parking_lot::Mutex<()>>,
+    pending: Arc<AtomicUsize>,
+    counters: Arc<LinkCounters>,
+}
+
+impl WriterShared {
+    /// Writes `bytes` (holding the write lock), then marks `items` queued items as written.
+    fn write(&self, mut out: &TcpStream, bytes: &[u8], items: usize) -> io::Result<()> {
+        let _guard = self.write_lock.lock();
+        let result = out.write_all(bytes);
+        self.pending.fetch_sub(items, Ordering::AcqRel);
+        result
+    }
+}
+
 /// Writes queued items in order until the queue ends or `Stop` arrives.
 fn run_writer(
     sock: &TcpStream,
     rx: &mpsc::Receiver<Outgoing>,
-    counters: &LinkCounters,
+    shared: &WriterShared,
 ) -> io::Result<()> {
-    let mut out = sock;
     let mut batch = Vec::with_capacity(IO_BUFFER);
     while let Ok(first) = rx.recv() {
         let mut item = Some(first);
+        // Queued items gathered into `batch`.
+        let mut items = 0;
         while let Some(it) = item.take() {
             match it {
                 Outgoing::Frame {
@@ -242,23 +358,28 @@ fn run_writer(
                     packets,
                 } => {
                     batch.extend_from_slice(&bytes);
-                    counters.sent(bytes.len(), zxid, packets);
+                    items += 1;
+                    shared.counters.sent(bytes.len(), zxid, packets);
                     if batch.len() < BATCH_BYTES {
                         item = rx.try_recv().ok();
                     }
                 }
                 Outgoing::Snapshot { sessions, tree } => {
+                    let _guard = shared.write_lock.lock();
+                    let mut out = sock;
                     out.write_all(&batch)?;
                     batch.clear();
                     let mut w = BufWriter::with_capacity(IO_BUFFER, out);
                     write_snapshot(&mut w, &sessions, &tree)?;
                     w.flush()?;
+                    shared.pending.fetch_sub(items + 1, Ordering::AcqRel);
+                    items = 0;
                     item = rx.try_recv().ok();
                 }
-                Outgoing::Stop => return out.write_all(&batch),
+                Outgoing::Stop => return shared.write(sock, &batch, items),
             }
         }
-        out.write_all(&batch)?;
+        shared.write(sock, &batch, items)?;
         batch.clear();
     }
     Ok(())

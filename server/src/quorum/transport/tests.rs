@@ -624,3 +624,58 @@ async fn deferred_packets_leave_at_flush_in_order_and_count_one_by_one() {
     assert_eq!(s.last_zxid, (4 << 32) + 4);
     drop(l.guard);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn packets_the_socket_cannot_take_at_once_queue_behind_and_arrive_in_order() {
+    // The fake leader reads nothing at first, so the learner's socket buffers fill: the
+    // first packets go straight into the socket, the rest wait in the writer's queue. Then
+    // it reads while more are sent: sends that find room in the socket again must still
+    // not overtake what is queued.
+    let (mut sock, learner) = fake_leader().await;
+    let request = |i: usize| ZabPacket::Request {
+        session_id: i as i64,
+        cxid: i as i32,
+        kind: op::SET_DATA,
+        request: Bytes::from(vec![i as u8; 16 * 1024]),
+        authinfo: vec![],
+    };
+    const N: usize = 2000;
+    let send = move |out: &PeerSender, i: usize| {
+        if i % 3 == 0 {
+            out.send_deferred(&request(i));
+            out.flush();
+        } else {
+            out.send(&request(i));
+        }
+    };
+    for i in 0..N / 2 {
+        send(&learner.out, i);
+    }
+    let backlog = learner.out.stats();
+    assert!(
+        backlog.queued_packets > 0,
+        "25 MiB cannot all fit into loopback socket buffers: {backlog:?}"
+    );
+    let out = learner.out.clone();
+    let rest = tokio::task::spawn_blocking(move || {
+        for i in N / 2..N {
+            send(&out, i);
+        }
+    });
+    let mut expected = Vec::new();
+    for i in 0..N {
+        wire::encode_packet(&request(i), &mut expected);
+    }
+    let mut bytes = vec![0u8; expected.len()];
+    timeout(WAIT, sock.read_exact(&mut bytes))
+        .await
+        .expect("stalled before every packet arrived")
+        .unwrap();
+    rest.await.unwrap();
+    assert!(bytes == expected, "the stream differs from the packets in send order");
+    let s = learner.out.stats();
+    assert_eq!(
+        (s.packets_sent, s.queued_packets, s.queued_bytes),
+        (N as u64, 0, 0)
+    );
+}
