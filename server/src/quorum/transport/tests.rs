@@ -672,7 +672,10 @@ async fn packets_the_socket_cannot_take_at_once_queue_behind_and_arrive_in_order
         .expect("stalled before every packet arrived")
         .unwrap();
     rest.await.unwrap();
-    assert!(bytes == expected, "the stream differs from the packets in send order");
+    assert!(
+        bytes == expected,
+        "the stream differs from the packets in send order"
+    );
     let s = learner.out.stats();
     assert_eq!(
         (s.packets_sent, s.queued_packets, s.queued_bytes),
