@@ -8,6 +8,13 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc instead of glibc malloc: the server allocates on one thread and frees on
+/// another all the time (request buffers, txns handed to the log thread, replies handed to
+/// connection tasks), and glibc then refills the core thread's cache from locked arena bins
+/// on nearly every allocation (~29% of the core thread's time creating znodes).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "zkserver",
