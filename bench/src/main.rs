@@ -1,5 +1,6 @@
 //! `zkbench`: run, latency, populate, bounds and compare subcommands.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -11,6 +12,27 @@ use zkbench::load::{self, Driver, Limit, LoadConfig, LoadResult};
 use zkbench::report;
 use zkbench::servers::Flavor;
 use zkbench::workload::{Spec, Workload, DEFAULT_KEYS};
+
+/// `println!` / `print!` that end the program quietly when stdout is a closed pipe
+/// (`zkbench run ... | head -1`) instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        stdout_result(writeln!(std::io::stdout(), $($arg)*))
+    };
+}
+macro_rules! out_raw {
+    ($($arg:tt)*) => {
+        stdout_result(write!(std::io::stdout(), $($arg)*))
+    };
+}
+
+fn stdout_result(r: std::io::Result<()>) {
+    if let Err(e) = r {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+    }
+}
 
 #[derive(Parser)]
 #[command(
@@ -156,10 +178,10 @@ fn runtime() -> Result<tokio::runtime::Runtime, BenchError> {
 
 fn print_result(r: &LoadResult, json: bool) -> Result<(), BenchError> {
     if json {
-        println!("{}", serde_json::to_string_pretty(r)?);
+        out!("{}", serde_json::to_string_pretty(r)?);
     } else {
         let ms = |us: u64| us as f64 / 1000.0;
-        println!(
+        out!(
             "{} {}x{}: {} ops in {:.2}s = {:.0} ops/s, errors {}; latency ms p50 {:.3} p90 {:.3} p99 {:.3} p99.9 {:.3} max {:.3}",
             r.label,
             r.sessions,
@@ -175,13 +197,13 @@ fn print_result(r: &LoadResult, json: bool) -> Result<(), BenchError> {
             ms(r.latency.max_us)
         );
         if let Some(rate) = r.pace {
-            println!(
+            out!(
                 "offered {rate:.0} ops/s; sends held back by the in-flight cap: {}",
                 r.held_back
             );
         }
         if let Some(e) = &r.first_error {
-            println!("first error: {e}");
+            out!("first error: {e}");
         }
     }
     Ok(())
@@ -232,7 +254,7 @@ fn populate(a: PopulateArgs) -> Result<(), BenchError> {
     };
     let r = runtime()?.block_on(load::run_load(&cfg))?;
     if !a.json {
-        println!("created {} znodes in {:.2}s", r.ops, r.elapsed_s);
+        out!("created {} znodes in {:.2}s", r.ops, r.elapsed_s);
     }
     print_result(&r, a.json)
 }
@@ -277,28 +299,28 @@ fn compare_cmd(a: CompareArgs) -> Result<(), BenchError> {
     let rt = runtime()?;
     let rep = compare::compare(&cfg, &rt)?;
     if let Some(b) = &rep.bounds {
-        println!("\nmachine bounds before the runs:");
-        print!("{}", report::bounds_text(b));
+        out!("\nmachine bounds before the runs:");
+        out_raw!("{}", report::bounds_text(b));
     }
     if let Some(b) = &rep.bounds_end {
-        println!("machine bounds after the runs:");
-        print!("{}", report::bounds_text(b));
+        out!("machine bounds after the runs:");
+        out_raw!("{}", report::bounds_text(b));
     }
-    println!(
+    out!(
         "\nmedians of {} run(s); ratio = zkserver / apache (median of same-run ratios)\n",
         cfg.runs
     );
-    print!("{}", report::table(&rep.figures));
-    println!("\ntargets:");
-    print!("{}", report::targets_text(&rep.targets));
+    out_raw!("{}", report::table(&rep.figures));
+    out!("\ntargets:");
+    out_raw!("{}", report::targets_text(&rep.targets));
     if !rep.notes.is_empty() {
-        println!("\nnotes:");
+        out!("\nnotes:");
         for n in &rep.notes {
-            println!("- {n}");
+            out!("- {n}");
         }
     }
     std::fs::write(&cfg.json, serde_json::to_string_pretty(&rep)?)?;
-    println!("\nJSON written to {}", cfg.json.display());
+    out!("\nJSON written to {}", cfg.json.display());
     Ok(())
 }
 
@@ -316,9 +338,9 @@ fn election_cmd(a: ElectionArgs) -> Result<(), BenchError> {
     };
     let rep = election::measure(&cfg, &runtime()?)?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&rep)?);
+        out!("{}", serde_json::to_string_pretty(&rep)?);
     } else {
-        print!("{}", rep.text());
+        out_raw!("{}", rep.text());
     }
     Ok(())
 }
@@ -340,9 +362,9 @@ fn main() -> ExitCode {
         Cmd::Bounds { dir, samples, json } => zkbench::bounds::measure(&dir, samples.max(1))
             .and_then(|b| {
                 if json {
-                    println!("{}", serde_json::to_string_pretty(&b)?);
+                    out!("{}", serde_json::to_string_pretty(&b)?);
                 } else {
-                    print!("{}", report::bounds_text(&b));
+                    out_raw!("{}", report::bounds_text(&b));
                 }
                 Ok(())
             }),

@@ -641,7 +641,7 @@ async fn packets_the_socket_cannot_take_at_once_queue_behind_and_arrive_in_order
     };
     const N: usize = 2000;
     let send = move |out: &PeerSender, i: usize| {
-        if i % 3 == 0 {
+        if i.is_multiple_of(3) {
             out.send_deferred(&request(i));
             out.flush();
         } else {
