@@ -193,6 +193,9 @@ impl PeerSender {
         let mut done = 0;
         while done < bytes.len() {
             match sock.send_with_flags(&bytes[done..], libc::MSG_DONTWAIT) {
+                // A stream socket never takes 0 bytes of a non-empty buffer; if one did,
+                // the writer thread (which blocks) takes over rather than spinning here.
+                Ok(0) => break,
                 Ok(n) => done += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
