@@ -163,16 +163,26 @@ impl PeerSender {
             Direct::NotNow => None,
         };
         let left = bytes.len();
-        inner.pending.fetch_add(1, Ordering::AcqRel);
         let frame = Outgoing::Frame {
             bytes,
             zxid,
             packets,
         };
-        if inner.tx.send(frame).is_err() {
-            inner.pending.fetch_sub(1, Ordering::AcqRel);
+        if !self.enqueue(frame) {
             inner.counters.sent_nothing(left, packets);
         }
+    }
+
+    /// Hands an item to the writer thread, counted as pending until written; false if the
+    /// writer is gone.
+    fn enqueue(&self, item: Outgoing) -> bool {
+        let inner = &*self.inner;
+        inner.pending.fetch_add(1, Ordering::AcqRel);
+        let queued = inner.tx.send(item).is_ok();
+        if !queued {
+            inner.pending.fetch_sub(1, Ordering::AcqRel);
+        }
+        queued
     }
 
     /// One non-blocking attempt to write `bytes` on the caller's thread.
@@ -222,15 +232,7 @@ impl PeerSender {
             return;
         }
         self.flush();
-        self.inner.pending.fetch_add(1, Ordering::AcqRel);
-        if self
-            .inner
-            .tx
-            .send(Outgoing::Snapshot { sessions, tree })
-            .is_err()
-        {
-            self.inner.pending.fetch_sub(1, Ordering::AcqRel);
-        }
+        self.enqueue(Outgoing::Snapshot { sessions, tree });
     }
 
     /// Closes the connection now; anything still queued is dropped. The reader then reports
