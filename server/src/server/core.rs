@@ -286,8 +286,8 @@ impl Core {
     }
 
     /// Hands the Zab packets staged during this turn (see `PeerSender::send_deferred`) to
-    /// the peers' writers. Also called before a role ends, so that what the role sent last
-    /// (a COMMITANDACTIVATE that removes this leader, say) is not dropped with it.
+    /// the peers' writers. (A role that ends flushes through `close_after_queued`, so what
+    /// it sent last, a COMMITANDACTIVATE that removes this leader say, still leaves.)
     pub(super) fn flush_peers(&self) {
         match &self.role {
             super::ensemble::Role::Leader(l) => l.peers.values().for_each(|p| p.flush()),

@@ -131,7 +131,6 @@ impl Core {
 
     /// Asks the election task for a round with what our log holds.
     pub(in crate::server) fn start_looking(&mut self) {
-        self.flush_peers();
         self.role = Role::Looking;
         crate::metrics::metrics().looking_count.inc();
         if let Some(q) = &self.quorum {
@@ -291,7 +290,6 @@ impl Core {
             return;
         }
         info!("leaving role {:?}: {why}", self.role.mode());
-        self.flush_peers();
         match std::mem::replace(&mut self.role, Role::Looking) {
             Role::Leader(l) => {
                 for p in l.peers.values() {
