@@ -54,17 +54,14 @@ struct Inner {
     conn: u64,
     tx: mpsc::Sender<Outgoing>,
     staged: parking_lot::Mutex<Staged>,
-    /// Held while bytes go into the socket (by the writer thread, or by a direct write).
-    write_lock: Arc<parking_lot::Mutex<()>>,
-    /// Frames and snapshots handed to the writer thread and not yet written.
-    pending: Arc<AtomicUsize>,
+    /// The write lock, pending count and counters, shared with the writer thread.
+    shared: Arc<WriterShared>,
     /// Set by [`PeerSender::close_after_queued`]: the writer shuts the socket down itself
     /// once the queue is written, so dropping the last handle must not cut it short.
     draining: AtomicBool,
     /// A handle on the socket, only to shut it down.
     sock: TcpStream,
     closed: AtomicBool,
-    counters: Arc<LinkCounters>,
 }
 
 impl Drop for Inner {
@@ -143,20 +140,20 @@ impl PeerSender {
         let len = bytes.len();
         let inner = &*self.inner;
         // Counted before the writer can see it, so its decrement never comes first.
-        inner.counters.queued(len, packets);
+        inner.shared.counters.queued(len, packets);
         // The guard, if taken, is held until the rest is queued: nothing may be written
         // between the part written here and the rest.
         let _guard = match self.try_write_now(&bytes) {
             Direct::Written => {
-                inner.counters.sent(len, zxid, packets);
+                inner.shared.counters.sent(len, zxid, packets);
                 return;
             }
             Direct::Failed => {
-                inner.counters.sent_nothing(len, packets);
+                inner.shared.counters.sent_nothing(len, packets);
                 return;
             }
             Direct::Partly(guard, n) => {
-                inner.counters.sent_nothing(n, 0);
+                inner.shared.counters.sent_nothing(n, 0);
                 bytes.drain(..n);
                 Some(guard)
             }
@@ -169,7 +166,7 @@ impl PeerSender {
             packets,
         };
         if !self.enqueue(frame) {
-            inner.counters.sent_nothing(left, packets);
+            inner.shared.counters.sent_nothing(left, packets);
         }
     }
 
@@ -177,10 +174,10 @@ impl PeerSender {
     /// writer is gone.
     fn enqueue(&self, item: Outgoing) -> bool {
         let inner = &*self.inner;
-        inner.pending.fetch_add(1, Ordering::AcqRel);
+        inner.shared.pending.fetch_add(1, Ordering::AcqRel);
         let queued = inner.tx.send(item).is_ok();
         if !queued {
-            inner.pending.fetch_sub(1, Ordering::AcqRel);
+            inner.shared.pending.fetch_sub(1, Ordering::AcqRel);
         }
         queued
     }
@@ -188,15 +185,15 @@ impl PeerSender {
     /// One non-blocking attempt to write `bytes` on the caller's thread.
     fn try_write_now(&self, bytes: &[u8]) -> Direct<'_> {
         let inner = &*self.inner;
-        if inner.pending.load(Ordering::Acquire) != 0 {
+        if inner.shared.pending.load(Ordering::Acquire) != 0 {
             return Direct::NotNow;
         }
-        let Some(guard) = inner.write_lock.try_lock() else {
+        let Some(guard) = inner.shared.write_lock.try_lock() else {
             return Direct::NotNow;
         };
         // The writer may have taken and written something between the check and the lock;
         // it decrements `pending` before it lets go of the lock, so this check is exact.
-        if inner.pending.load(Ordering::Acquire) != 0 {
+        if inner.shared.pending.load(Ordering::Acquire) != 0 {
             return Direct::NotNow;
         }
         let sock = socket2::SockRef::from(&inner.sock);
@@ -264,12 +261,12 @@ impl PeerSender {
 
     /// What this connection has sent and received so far.
     pub fn stats(&self) -> LinkStats {
-        self.inner.counters.snapshot()
+        self.inner.shared.counters.snapshot()
     }
 
     /// The counters, for the connection's reader.
     pub(super) fn counters(&self) -> Arc<LinkCounters> {
-        self.inner.counters.clone()
+        self.inner.shared.counters.clone()
     }
 }
 
@@ -294,21 +291,19 @@ pub(super) fn start_writer(
     let (tx, rx) = mpsc::channel();
     let write_sock = sock.try_clone()?;
     let counters = Arc::new(LinkCounters::new(sock.peer_addr().ok()));
-    let shared = WriterShared {
-        write_lock: Arc::new(parking_lot::Mutex::new(())),
-        pending: Arc::new(AtomicUsize::new(0)),
-        counters: counters.clone(),
-    };
+    let shared = Arc::new(WriterShared {
+        write_lock: parking_lot::Mutex::new(()),
+        pending: AtomicUsize::new(0),
+        counters,
+    });
     let inner = Inner {
         conn,
         tx: tx.clone(),
         sock: sock.try_clone()?,
         staged: parking_lot::Mutex::new(Staged::default()),
-        write_lock: shared.write_lock.clone(),
-        pending: shared.pending.clone(),
+        shared: shared.clone(),
         draining: AtomicBool::new(false),
         closed: AtomicBool::new(false),
-        counters,
     };
     std::thread::Builder::new()
         .name(format!("zk-quorum-w{conn}"))
@@ -329,8 +324,11 @@ pub(super) fn start_writer(
 
 /// What the writer thread shares with the senders.
 struct WriterShared {
-    write_lock: Arc<parking_lot::Mutex<()>>,
-    pending: Arc<AtomicUsize>,
+    /// Held while bytes go into the socket (by the writer thread, or by a direct write).
+    write_lock: parking_lot::Mutex<()>,
+    /// Frames and snapshots handed to the writer thread and not yet written.
+    pending: AtomicUsize,
+    /// Also handed to the connection's reader.
     counters: Arc<LinkCounters>,
 }
 
