@@ -57,6 +57,9 @@ pub struct CompareConfig {
     pub election_rounds: usize,
     /// Samples for the fsync bound.
     pub bounds_samples: usize,
+    /// Write back the machine's dirty pages before each measured point (see
+    /// [`crate::settle`]); off shows how the two servers disturb each other on one disk.
+    pub settle_disk: bool,
     /// Where the JSON report goes.
     pub json: PathBuf,
 }
@@ -83,6 +86,7 @@ impl Default for CompareConfig {
             restarts: 3,
             election_rounds: 3,
             bounds_samples: 1000,
+            settle_disk: true,
             json: PathBuf::from("zkbench-results.json"),
         }
     }
@@ -269,6 +273,7 @@ pub fn compare(cfg: &CompareConfig, rt: &Runtime) -> Result<Report<CompareConfig
     let bounds = bounds::measure(&cfg.workdir, cfg.bounds_samples.max(10))?;
     eprint!("{}", report::bounds_text(&bounds));
 
+    let cpu_start = crate::steal::CpuTimes::now();
     let mut col = Collector::default();
     matrix_phase(cfg, rt, &launcher, &flavors, &mut col, &mut notes)?;
     if cfg.ensemble {
@@ -288,6 +293,15 @@ pub fn compare(cfg: &CompareConfig, rt: &Runtime) -> Result<Report<CompareConfig
         }
     }
     notes.push(format!("load average at end: {}", loadavg()));
+    if let Some(share) = crate::steal::CpuTimes::now()
+        .zip(cpu_start)
+        .and_then(|(end, start)| end.steal_since(&start))
+    {
+        notes.push(format!(
+            "CPU steal over the whole run: {:.1}% (each point's is in the log)",
+            share * 100.0
+        ));
+    }
     // The disk and CPU are shared: a second measurement shows how much the bounds moved.
     let bounds_end = bounds::measure(&cfg.workdir, cfg.bounds_samples.max(10))?;
     let figures = col.figures();
@@ -431,6 +445,7 @@ fn populate_phase(
         let _ = c.close().await;
         Ok::<_, BenchError>(())
     })?;
+    crate::settle::settle_before(cfg.settle_disk, "populate");
     eprintln!(
         "  populating {} with {count} znodes of {}",
         flavor.name(),
@@ -475,6 +490,7 @@ fn populate_phase(
     }
     let node = known_node();
     for i in 0..cfg.restarts {
+        crate::settle::settle_before(cfg.settle_disk, "restart");
         s.kill();
         let t0 = Instant::now();
         s.respawn(launcher)?;

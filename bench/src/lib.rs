@@ -10,5 +10,7 @@ pub mod matrix;
 pub mod raw;
 pub mod report;
 pub mod servers;
+pub mod settle;
 pub mod stats;
+pub mod steal;
 pub mod workload;

@@ -16,6 +16,7 @@ use crate::compare::{Collector, CompareConfig};
 use crate::error::BenchError;
 use crate::load::{self, Driver, Limit, LoadConfig, LoadResult};
 use crate::servers::Flavor;
+use crate::steal::CpuTimes;
 use crate::workload::{Spec, Workload, DEFAULT_KEYS};
 
 /// Figure-name word of the paced points.
@@ -70,7 +71,7 @@ pub(crate) fn run(
                     driver: Driver::Raw,
                     pace: None,
                 };
-                let Some(r) = measure(rt, &lc, *f, prefix, run, notes) else {
+                let Some(r) = measure(rt, &lc, *f, prefix, run, notes, cfg.settle_disk) else {
                     continue;
                 };
                 if !latency {
@@ -98,7 +99,7 @@ pub(crate) fn run(
                     driver: Driver::Raw,
                     pace: Some(rate),
                 };
-                if let Some(r) = measure(rt, &lc, *f, prefix, run, notes) {
+                if let Some(r) = measure(rt, &lc, *f, prefix, run, notes, cfg.settle_disk) {
                     record_paced(col, notes, *f, prefix, &r);
                 }
             }
@@ -132,15 +133,22 @@ fn measure(
     prefix: &str,
     run: usize,
     notes: &mut Vec<String>,
+    settle: bool,
 ) -> Option<LoadResult> {
+    crate::settle::settle_before(settle, "the next point");
+    let cpu_before = CpuTimes::now();
     match rt.block_on(load::run_load(lc)) {
         Ok(r) => {
+            let steal = CpuTimes::now()
+                .zip(cpu_before)
+                .and_then(|(after, before)| after.steal_since(&before))
+                .map_or(String::new(), |s| format!("  steal {:.0}%", s * 100.0));
             let kind = match lc.pace {
                 Some(rate) => format!("{PACED} at {rate:.0}/s"),
                 None => format!("{}x{}", lc.sessions, lc.outstanding),
             };
             eprintln!(
-                "  {:<9} {prefix}{:<16} {kind}: {:>8.0} ops/s  p50 {:>7.2} ms  p99 {:>7.2} ms{}",
+                "  {:<9} {prefix}{:<16} {kind}: {:>8.0} ops/s  p50 {:>7.2} ms  p99 {:>7.2} ms{steal}{}",
                 f.name(),
                 r.label,
                 r.ops_per_sec,
