@@ -492,7 +492,8 @@ impl Core {
         }
     }
 
-    /// Takes a fuzzy snapshot on a blocking thread from a cheap clone of the tree.
+    /// Takes a fuzzy snapshot from a cheap clone of the tree, on a background thread that
+    /// yields the CPU to the threads answering clients (see [`super::background`]).
     pub(super) fn start_snapshot(&mut self) {
         if self.snapshot_running.swap(true, Ordering::AcqRel) {
             warn!("Too busy to snap, skipping");
@@ -502,11 +503,16 @@ impl Core {
         let sessions = self.sessions.snapshot();
         let dir = self.cfg.data_dir.clone();
         let flag = self.snapshot_running.clone();
-        tokio::task::spawn_blocking(move || {
+        let done = flag.clone();
+        let spawned = super::background::spawn_background("snapshot", move || {
             if let Err(e) = super::start::write_snapshot(&dir, &tree, &sessions) {
                 error!("snapshot failed: {e}");
             }
-            flag.store(false, Ordering::Release);
+            done.store(false, Ordering::Release);
         });
+        if let Err(e) = spawned {
+            error!("could not start a snapshot thread: {e}");
+            flag.store(false, Ordering::Release);
+        }
     }
 }

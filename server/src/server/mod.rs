@@ -1,6 +1,7 @@
 //! A standalone server: recovery from disk, the core event loop, the client listener.
 
 mod apply;
+mod background;
 mod core;
 mod ensemble;
 mod fourlw;
