@@ -1,11 +1,11 @@
-//! One client connection: a reader loop that turns frames into [`ToCore`] messages and a
-//! writer task that sends what the core queues for it.
+//! One client connection: a reader loop that turns frames into [`ToCore`] messages; replies
+//! leave through [`super::out::ConnOut`].
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use bytes::{Buf, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
@@ -28,14 +28,6 @@ pub fn next_conn_id() -> ConnId {
     NEXT_CONN.fetch_add(1, Ordering::Relaxed)
 }
 
-/// What the core sends a connection.
-#[derive(Debug)]
-pub enum ToConn {
-    Frame(Bytes),
-    /// Flush what was queued before, then close.
-    Close,
-}
-
 /// Drives one accepted socket until it closes.
 pub async fn run(
     stream: TcpStream,
@@ -47,8 +39,9 @@ pub async fn run(
     let conn = next_conn_id();
     let _ = stream.set_nodelay(true);
     let (mut rd, wr) = stream.into_split();
-    let (out_tx, out_rx) = mpsc::unbounded_channel();
-    let mut writer = Some((wr, out_rx));
+    // The write half until the handshake; then only the core holds it (through ConnOut),
+    // so that the socket's sending side shuts down as soon as the core lets go of it.
+    let mut writer = Some(wr);
     let mut connected = false;
     let mut inbuf = BytesMut::new();
     loop {
@@ -58,7 +51,7 @@ pub async fn run(
         let len = i32::from_be_bytes([inbuf[0], inbuf[1], inbuf[2], inbuf[3]]);
         if !connected {
             if let Some(cmd) = FourLetterWord::from_u32(len as u32) {
-                if let Some((wr, _)) = writer.take() {
+                if let Some(wr) = writer.take() {
                     answer_four_letter(cmd, remote, wr, &core, slot).await;
                 }
                 return;
@@ -92,16 +85,16 @@ pub async fn run(
                 r.read_bool("readOnly").ok()
             };
             connected = true;
-            if let Some((wr, rx)) = writer.take() {
-                tokio::spawn(write_loop(wr, rx, core.clone(), conn));
-            }
+            let Some(wr) = writer.take() else { break };
+            let (handle, write_task) = super::out::conn_out(wr, core.clone(), conn);
+            tokio::spawn(write_task);
             if core
                 .send(ToCore::Connect {
                     conn,
                     req,
                     read_only,
                     remote,
-                    out: out_tx.clone(),
+                    out: handle,
                 })
                 .is_err()
             {
@@ -128,9 +121,6 @@ pub async fn run(
         }
     }
     debug!(%remote, conn, "connection closed");
-    if connected {
-        let _ = out_tx.send(ToConn::Close);
-    }
     let _ = core.send(ToCore::Closed { conn });
 }
 
@@ -172,40 +162,4 @@ async fn answer_four_letter(
         drop(slot);
         let _ = wr.shutdown().await;
     }
-}
-
-/// Writes queued frames, flushing when the queue runs dry so bursts go out in few syscalls.
-async fn write_loop(
-    wr: OwnedWriteHalf,
-    mut rx: mpsc::UnboundedReceiver<ToConn>,
-    core: mpsc::UnboundedSender<ToCore>,
-    conn: ConnId,
-) {
-    let mut w = BufWriter::with_capacity(64 * 1024, wr);
-    'outer: while let Some(msg) = rx.recv().await {
-        let mut next = Some(msg);
-        while let Some(m) = next.take() {
-            match m {
-                ToConn::Frame(b) => {
-                    if w.write_all(&b).await.is_err() {
-                        break 'outer;
-                    }
-                    crate::metrics::metrics()
-                        .response_bytes
-                        .inc_by(b.len() as u64);
-                }
-                ToConn::Close => {
-                    let _ = w.flush().await;
-                    let _ = w.get_mut().shutdown().await;
-                    break 'outer;
-                }
-            }
-            next = rx.try_recv().ok();
-        }
-        if w.flush().await.is_err() {
-            break;
-        }
-    }
-    // Make the reader side notice too: the core forgets the connection on Closed.
-    let _ = core.send(ToCore::Closed { conn });
 }

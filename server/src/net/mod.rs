@@ -3,13 +3,15 @@
 
 mod conn;
 mod listener;
+mod out;
 
-pub use conn::{ConnId, ToConn};
+pub use conn::ConnId;
 pub use listener::{serve, ListenerConfig};
+pub use out::ConnOut;
 
 use bytes::Bytes;
 use std::net::SocketAddr;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::proto::records::ConnectRequestFixed;
 
@@ -22,7 +24,7 @@ pub enum ToCore {
         req: ConnectRequestFixed,
         read_only: Option<bool>,
         remote: SocketAddr,
-        out: mpsc::UnboundedSender<ToConn>,
+        out: ConnOut,
     },
     /// Any later frame: the header's xid and op, and the record bytes.
     Request {
@@ -56,6 +58,7 @@ mod tests {
 
     use tokio::io::AsyncWriteExt;
     use tokio::net::{TcpListener, TcpStream};
+    use tokio::sync::mpsc;
 
     use super::*;
 

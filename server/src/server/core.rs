@@ -15,7 +15,7 @@ use tracing::{error, info, warn};
 
 use crate::auth::AuthInfo;
 use crate::hashing::{HashMap, HashSet};
-use crate::net::{ConnId, ToConn, ToCore};
+use crate::net::{ConnId, ConnOut, ToCore};
 use crate::pipeline::pending::PendingChanges;
 use crate::proto::jute::Jute;
 use crate::proto::records::ReplyHeader;
@@ -47,13 +47,13 @@ pub struct CoreConfig {
 
 /// One client connection as the core knows it.
 pub(super) struct Conn {
-    pub out: mpsc::UnboundedSender<ToConn>,
+    pub out: ConnOut,
     pub session: i64,
     pub auth: AuthInfo,
     pub remote: SocketAddr,
     pub stats: super::stats::ConnStats,
-    /// Frames queued during this turn of the core loop: they go to the connection task
-    /// together at its end (one message and at most one wake-up per connection and turn).
+    /// Frames queued during this turn of the core loop: they leave together at its end (one
+    /// write per connection and turn, straight into the socket when it takes them).
     pub outbuf: Vec<u8>,
 }
 
@@ -278,7 +278,7 @@ impl Core {
             if let Some(c) = self.conns.get_mut(&conn) {
                 if !c.outbuf.is_empty() {
                     let frames = std::mem::take(&mut c.outbuf);
-                    let _ = c.out.send(ToConn::Frame(Bytes::from(frames)));
+                    c.out.send(Bytes::from(frames));
                 }
             }
         }
@@ -320,9 +320,9 @@ impl Core {
     pub(super) fn close_conn(&mut self, conn: ConnId) {
         if let Some(c) = self.conns.remove(&conn) {
             if !c.outbuf.is_empty() {
-                let _ = c.out.send(ToConn::Frame(Bytes::from(c.outbuf)));
+                c.out.send(Bytes::from(c.outbuf));
             }
-            let _ = c.out.send(ToConn::Close);
+            c.out.close();
             if c.session != 0 && self.session_conn.get(&c.session) == Some(&conn) {
                 self.session_conn.remove(&c.session);
                 // Watches belong to the connection, as in Apache: a reconnecting client re-sets them.

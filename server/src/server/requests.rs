@@ -6,13 +6,12 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
 use super::core::{wall_ms, Conn, Core, Deferred, Inflight, Origin};
 use super::stats::ConnStats;
 use crate::auth::AuthInfo;
-use crate::net::{ConnId, ToConn};
+use crate::net::{ConnId, ConnOut};
 use crate::pipeline::pending::Overlay;
 use crate::pipeline::prep::{is_write, prep_write, PrepContext};
 use crate::pipeline::reads::{self, ReadContext};
@@ -32,7 +31,7 @@ impl Core {
         req: ConnectRequestFixed,
         read_only: Option<bool>,
         remote: SocketAddr,
-        out: mpsc::UnboundedSender<ToConn>,
+        out: ConnOut,
     ) {
         let send_read_only = read_only.is_some();
         self.stats.packets_received += 1;
