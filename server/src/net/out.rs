@@ -152,44 +152,25 @@ enum End {
     Failed,
 }
 
-/// The writer task: writes queued batches (gathering what is waiting into one write) as the
-/// socket drains, until Close, a write error, or the core dropping its handle.
+/// The writer task: writes queued batches as the socket drains (several small ones waiting
+/// together in one write), until Close, a write error, or the core dropping its handle.
 async fn write_queued(s: &Shared, mut rx: mpsc::UnboundedReceiver<Queued>) -> End {
-    let mut buf = BytesMut::new();
     while let Some(first) = rx.recv().await {
-        let mut batches = 0;
-        let mut closing = false;
-        let mut next = Some(first);
-        while let Some(q) = next.take() {
-            match q {
-                Queued::Frames(b) => {
-                    buf.extend_from_slice(&b);
-                    batches += 1;
-                }
-                Queued::Close => {
-                    closing = true;
-                    break;
-                }
-            }
-            if buf.len() < GATHER {
-                next = rx.try_recv().ok();
-            }
-        }
+        let (data, batches, closing) = gather(first, &mut rx);
         let mut off = 0;
-        while off < buf.len() {
+        while off < data.len() {
             let wrote = {
                 let _guard = s.lock();
-                write_now(&s.wr, &buf[off..])
+                write_now(&s.wr, &data[off..])
             };
             match wrote {
                 Ok(n) => off += n,
                 Err(_) => return End::Failed,
             }
-            if off < buf.len() && s.wr.writable().await.is_err() {
+            if off < data.len() && s.wr.writable().await.is_err() {
                 return End::Failed;
             }
         }
-        buf.clear();
         s.queued.fetch_sub(batches, Ordering::AcqRel);
         if closing {
             // The FIN goes out now, whoever still holds a handle on the write half.
@@ -198,6 +179,34 @@ async fn write_queued(s: &Shared, mut rx: mpsc::UnboundedReceiver<Queued>) -> En
         }
     }
     End::Closed
+}
+
+/// `first` and the batches already waiting behind it, up to [`GATHER`] bytes, as one buffer
+/// (a lone batch is not copied); how many batches that is; whether Close came among them.
+fn gather(first: Queued, rx: &mut mpsc::UnboundedReceiver<Queued>) -> (Bytes, usize, bool) {
+    let Queued::Frames(first) = first else {
+        return (Bytes::new(), 0, true);
+    };
+    let mut batches = 1;
+    let mut joined: Option<BytesMut> = None;
+    let mut closing = false;
+    while joined.as_ref().map_or(first.len(), BytesMut::len) < GATHER {
+        match rx.try_recv() {
+            Ok(Queued::Frames(b)) => {
+                joined
+                    .get_or_insert_with(|| BytesMut::from(&first[..]))
+                    .extend_from_slice(&b);
+                batches += 1;
+            }
+            Ok(Queued::Close) => {
+                closing = true;
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    let data = joined.map_or(first, BytesMut::freeze);
+    (data, batches, closing)
 }
 
 #[cfg(test)]

@@ -25,6 +25,16 @@ async fn pair() -> (
     (out, core_rx, client, rd)
 }
 
+/// Everything the server sends until it shuts its sending side down.
+async fn read_to_eof(client: &mut TcpStream) -> Vec<u8> {
+    let mut got = Vec::new();
+    tokio::time::timeout(Duration::from_secs(60), client.read_to_end(&mut got))
+        .await
+        .expect("everything arrives in time, then EOF")
+        .expect("read");
+    got
+}
+
 fn batch(i: u32, len: usize) -> Bytes {
     let mut v = i.to_be_bytes().to_vec();
     v.resize(len, (i % 251) as u8);
@@ -42,11 +52,7 @@ async fn batches_the_socket_cannot_take_at_once_arrive_whole_and_in_order() {
         out.send(batch(i, len));
     }
     out.close();
-    let mut got = Vec::new();
-    tokio::time::timeout(Duration::from_secs(60), client.read_to_end(&mut got))
-        .await
-        .expect("everything arrives in time")
-        .expect("read");
+    let got = read_to_eof(&mut client).await;
     assert_eq!(got.len(), n as usize * len, "every byte arrives, then EOF");
     for (i, chunk) in got.chunks(len).enumerate() {
         assert_eq!(
@@ -65,11 +71,7 @@ async fn a_batch_sent_after_a_queued_one_waits_for_it_even_once_the_socket_drain
     out.send(big.clone());
     out.send(batch(2, 10));
     out.close();
-    let mut got = Vec::new();
-    tokio::time::timeout(Duration::from_secs(60), client.read_to_end(&mut got))
-        .await
-        .expect("in time")
-        .expect("read");
+    let got = read_to_eof(&mut client).await;
     assert_eq!(got.len(), big.len() + 10);
     assert_eq!(&got[..big.len()], &big[..]);
     assert_eq!(&got[big.len()..], &batch(2, 10)[..]);
