@@ -406,6 +406,13 @@ async fn refused_reconfigs_change_nothing() {
     // once a voter is down (2 synced of 4).
     let f = (0..3).find(|&i| i != leader).unwrap();
     ens.kill9(f);
+    // The leader judges "synced" by the learners it still holds: until it has seen the
+    // killed follower's connection drop, the new config looks backed by a quorum (Apache's
+    // isQuorumSynced does the same), and the proposal would wait for an ack that never comes.
+    ens.poll("the leader to drop the killed follower", || async {
+        (ens.mntr(leader, "synced_followers").await.as_deref() == Some("1")).then_some(())
+    })
+    .await;
     let err = c.reconfig(Some(&spec), None, None, -1).await.unwrap_err();
     assert!(
         matches!(err, ClientError::Api(ErrorCode::NewConfigNoQuorum)),

@@ -368,6 +368,23 @@ impl Ensemble {
             .map(|m| m.trim().to_string())
     }
 
+    /// The value of `key` (without its `zk_` prefix) in member `i`'s `mntr` answer, or
+    /// `None` while it is not answering or does not show that key.
+    pub async fn mntr(&self, i: usize, key: &str) -> Option<String> {
+        let out = tokio::time::timeout(
+            Duration::from_secs(5),
+            four_letter_word(&self.addr(i), "mntr"),
+        )
+        .await
+        .ok()?
+        .ok()?;
+        let wanted = format!("zk_{key}");
+        out.lines().find_map(|l| {
+            let (k, v) = l.split_once('\t')?;
+            (k == wanted).then(|| v.trim().to_string())
+        })
+    }
+
     /// The one running member reporting leader mode, if exactly one does.
     pub async fn leader(&self) -> Option<usize> {
         let mut leaders = Vec::new();
