@@ -353,16 +353,19 @@ impl Ensemble {
         self.members[i].spawn();
     }
 
+    /// Member `i`'s answer to the 4-letter word `cmd`, or `None` if it does not answer
+    /// within 5 s.
+    async fn four_letter(&self, i: usize, cmd: &str) -> Option<String> {
+        tokio::time::timeout(Duration::from_secs(5), four_letter_word(&self.addr(i), cmd))
+            .await
+            .ok()?
+            .ok()
+    }
+
     /// The `Mode:` of member `i` ("leader", "follower", "observer", "standalone"), or `None`
     /// while it is not serving or not answering.
     pub async fn mode(&self, i: usize) -> Option<String> {
-        let out = tokio::time::timeout(
-            Duration::from_secs(5),
-            four_letter_word(&self.addr(i), "srvr"),
-        )
-        .await
-        .ok()?
-        .ok()?;
+        let out = self.four_letter(i, "srvr").await?;
         out.lines()
             .find_map(|l| l.strip_prefix("Mode: "))
             .map(|m| m.trim().to_string())
@@ -371,13 +374,7 @@ impl Ensemble {
     /// The value of `key` (without its `zk_` prefix) in member `i`'s `mntr` answer, or
     /// `None` while it is not answering or does not show that key.
     pub async fn mntr(&self, i: usize, key: &str) -> Option<String> {
-        let out = tokio::time::timeout(
-            Duration::from_secs(5),
-            four_letter_word(&self.addr(i), "mntr"),
-        )
-        .await
-        .ok()?
-        .ok()?;
+        let out = self.four_letter(i, "mntr").await?;
         let wanted = format!("zk_{key}");
         out.lines().find_map(|l| {
             let (k, v) = l.split_once('\t')?;
