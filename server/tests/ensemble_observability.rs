@@ -119,12 +119,6 @@ fn admin_json(port: u16, command: &str) -> serde_json::Value {
     serde_json::from_str(&body).unwrap()
 }
 
-fn mntr_value(addr: &str, key: &str) -> Option<String> {
-    let mntr = four_letter_blocking(addr, "mntr")?;
-    mntr.lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}\t")).map(str::to_string))
-}
-
 /// The leader's AdminServer `observers` lists its observer with the observer's connection
 /// counters (Apache's LearnerHandler info); followers and the observer list none, as
 /// Apache's do without observerMaster; `mntr` counts the same observers; a killed observer
@@ -199,7 +193,7 @@ async fn leader_lists_its_observer_in_the_admin_server() {
 
     // mntr and the monitor command count the same observers.
     assert_eq!(
-        mntr_value(&ens.addr(leader), "zk_synced_observers").as_deref(),
+        ens.mntr(leader, "zk_synced_observers").await.as_deref(),
         Some("1")
     );
     assert_eq!(admin_json(leader_port, "monitor")["synced_observers"], 1);
@@ -229,13 +223,14 @@ async fn leader_lists_its_observer_in_the_admin_server() {
     })
     .await;
     assert_eq!(
-        mntr_value(&ens.addr(leader), "zk_synced_observers").as_deref(),
+        ens.mntr(leader, "zk_synced_observers").await.as_deref(),
         Some("0")
     );
 }
 
-fn mntr_num(ens: &common::ensemble::Ensemble, i: usize, key: &str) -> i64 {
-    mntr_value(&ens.addr(i), key)
+async fn mntr_num(ens: &common::ensemble::Ensemble, i: usize, key: &str) -> i64 {
+    ens.mntr(i, key)
+        .await
         .unwrap_or_else(|| panic!("{key} missing from server {}'s mntr", i + 1))
         .parse()
         .unwrap_or_else(|e| panic!("{key}: {e}"))
@@ -251,16 +246,13 @@ async fn mntr_reports_proposals_commits_and_their_sizes() {
     let leader = ens.wait_leader().await;
     let follower = (0..3).find(|i| *i != leader).unwrap();
     let observer = 3;
-    assert_eq!(mntr_num(&ens, leader, "zk_max_proposal_size"), -1);
+    assert_eq!(mntr_num(&ens, leader, "zk_max_proposal_size").await, -1);
     for (i, state) in [
         (leader, "leading - broadcast"),
         (follower, "following - broadcast"),
         (observer, "observing - broadcast"),
     ] {
-        assert_eq!(
-            mntr_value(&ens.addr(i), "zk_peer_state").as_deref(),
-            Some(state)
-        );
+        assert_eq!(ens.mntr(i, "zk_peer_state").await.as_deref(), Some(state));
     }
     let c = ens.client(follower).await;
     let payload = [7u8; 100];
@@ -275,35 +267,38 @@ async fn mntr_reports_proposals_commits_and_their_sizes() {
     }
 
     // createSession and 10 creates, each proposed and committed by the leader.
-    let proposals = mntr_num(&ens, leader, "zk_proposal_count");
+    let proposals = mntr_num(&ens, leader, "zk_proposal_count").await;
     assert!(proposals >= 11, "zk_proposal_count {proposals}");
-    assert!(mntr_num(&ens, leader, "zk_commit_count") >= 11);
-    assert!(mntr_num(&ens, leader, "zk_cnt_quorum_ack_latency") >= 11);
-    assert!(mntr_num(&ens, leader, "zk_cnt_write_final_proc_time_ms") >= 11);
+    assert!(mntr_num(&ens, leader, "zk_commit_count").await >= 11);
+    assert!(mntr_num(&ens, leader, "zk_cnt_quorum_ack_latency").await >= 11);
+    assert!(mntr_num(&ens, leader, "zk_cnt_write_final_proc_time_ms").await >= 11);
     let (last, min, max) = (
-        mntr_num(&ens, leader, "zk_last_proposal_size"),
-        mntr_num(&ens, leader, "zk_min_proposal_size"),
-        mntr_num(&ens, leader, "zk_max_proposal_size"),
+        mntr_num(&ens, leader, "zk_last_proposal_size").await,
+        mntr_num(&ens, leader, "zk_min_proposal_size").await,
+        mntr_num(&ens, leader, "zk_max_proposal_size").await,
     );
     assert!(
         0 < min && min <= last && last <= max,
         "proposal sizes last/min/max {last}/{min}/{max}"
     );
     assert!(max > 100, "a create txn carries its 100 data bytes: {max}");
-    assert!(mntr_num(&ens, leader, "zk_leader_uptime") > 0);
+    assert!(mntr_num(&ens, leader, "zk_leader_uptime").await > 0);
 
-    assert!(mntr_num(&ens, follower, "zk_learner_proposal_received_count") >= 11);
-    assert!(mntr_num(&ens, follower, "zk_learner_commit_received_count") >= 11);
-    assert!(mntr_num(&ens, follower, "zk_cnt_commit_propagation_latency") >= 11);
-    assert!(mntr_num(&ens, follower, "zk_cnt_follower_sync_time") >= 1);
-    assert_eq!(mntr_num(&ens, follower, "zk_commit_count"), 0);
-    assert_eq!(mntr_num(&ens, follower, "zk_proposal_count"), 0);
+    assert!(mntr_num(&ens, follower, "zk_learner_proposal_received_count").await >= 11);
+    assert!(mntr_num(&ens, follower, "zk_learner_commit_received_count").await >= 11);
+    assert!(mntr_num(&ens, follower, "zk_cnt_commit_propagation_latency").await >= 11);
+    assert!(mntr_num(&ens, follower, "zk_cnt_follower_sync_time").await >= 1);
+    assert_eq!(mntr_num(&ens, follower, "zk_commit_count").await, 0);
+    assert_eq!(mntr_num(&ens, follower, "zk_proposal_count").await, 0);
 
-    assert!(mntr_num(&ens, observer, "zk_learner_commit_received_count") >= 11);
+    assert!(mntr_num(&ens, observer, "zk_learner_commit_received_count").await >= 11);
     assert_eq!(
-        mntr_num(&ens, observer, "zk_learner_proposal_received_count"),
+        mntr_num(&ens, observer, "zk_learner_proposal_received_count").await,
         0
     );
-    assert!(mntr_num(&ens, observer, "zk_cnt_observer_sync_time") >= 1);
-    assert_eq!(mntr_num(&ens, observer, "zk_cnt_follower_sync_time"), 0);
+    assert!(mntr_num(&ens, observer, "zk_cnt_observer_sync_time").await >= 1);
+    assert_eq!(
+        mntr_num(&ens, observer, "zk_cnt_follower_sync_time").await,
+        0
+    );
 }

@@ -410,7 +410,7 @@ async fn refused_reconfigs_change_nothing() {
     // killed follower's connection drop, the new config looks backed by a quorum (Apache's
     // isQuorumSynced does the same), and the proposal would wait for an ack that never comes.
     ens.poll("the leader to drop the killed follower", || async {
-        (ens.mntr(leader, "synced_followers").await.as_deref() == Some("1")).then_some(())
+        (ens.mntr(leader, "zk_synced_followers").await.as_deref() == Some("1")).then_some(())
     })
     .await;
     let err = c.reconfig(Some(&spec), None, None, -1).await.unwrap_err();

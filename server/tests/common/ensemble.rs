@@ -371,14 +371,13 @@ impl Ensemble {
             .map(|m| m.trim().to_string())
     }
 
-    /// The value of `key` (without its `zk_` prefix) in member `i`'s `mntr` answer, or
+    /// The value of `key` (e.g. `zk_synced_followers`) in member `i`'s `mntr` answer, or
     /// `None` while it is not answering or does not show that key.
     pub async fn mntr(&self, i: usize, key: &str) -> Option<String> {
         let out = self.four_letter(i, "mntr").await?;
-        let wanted = format!("zk_{key}");
         out.lines().find_map(|l| {
             let (k, v) = l.split_once('\t')?;
-            (k == wanted).then(|| v.trim().to_string())
+            (k == key).then(|| v.to_string())
         })
     }
 
