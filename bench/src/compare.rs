@@ -57,8 +57,8 @@ pub struct CompareConfig {
     pub election_rounds: usize,
     /// Samples for the fsync bound.
     pub bounds_samples: usize,
-    /// Write back the machine's dirty pages before each measured point (see
-    /// [`crate::settle`]); off shows how the two servers disturb each other on one disk.
+    /// Before each measured point wait for the machine to go quiet and write back its dirty
+    /// pages (see [`crate::settle`]); off shows how the two servers disturb each other.
     pub settle_disk: bool,
     /// Where the JSON report goes.
     pub json: PathBuf,

@@ -7,6 +7,8 @@
 pub struct CpuTimes {
     /// Every field summed (user .. steal; guest time is already inside user).
     pub total: u64,
+    /// Idle and iowait: time no task of this VM wanted a CPU.
+    pub idle: u64,
     pub steal: u64,
 }
 
@@ -22,6 +24,16 @@ impl CpuTimes {
         let total = self.total.checked_sub(earlier.total)?;
         let steal = self.steal.checked_sub(earlier.steal)?;
         (total > 0).then(|| steal as f64 / total as f64)
+    }
+
+    /// Share of all CPU time between `earlier` and `self` that this VM's tasks ran
+    /// (neither idle, waiting on I/O, nor stolen).
+    pub fn busy_since(&self, earlier: &CpuTimes) -> Option<f64> {
+        let total = self.total.checked_sub(earlier.total)?;
+        let idle = self.idle.checked_sub(earlier.idle)?;
+        let steal = self.steal.checked_sub(earlier.steal)?;
+        let busy = total.checked_sub(idle + steal)?;
+        (total > 0).then(|| busy as f64 / total as f64)
     }
 }
 
@@ -40,6 +52,7 @@ pub fn parse_stat(text: &str) -> Option<CpuTimes> {
     }
     Some(CpuTimes {
         total: fields.iter().sum(),
+        idle: fields[3] + fields[4],
         steal: fields[7],
     })
 }
@@ -53,6 +66,7 @@ mod tests {
         let text = "cpu  100 5 50 800 10 0 5 30 7 0\ncpu0 50 2 25 400 5 0 2 15 0 0\n";
         let t = parse_stat(text).expect("parsed");
         assert_eq!(t.total, 1000);
+        assert_eq!(t.idle, 810);
         assert_eq!(t.steal, 30);
     }
 
@@ -60,14 +74,33 @@ mod tests {
     fn steal_share_between_two_readings() {
         let a = CpuTimes {
             total: 1000,
+            idle: 800,
             steal: 30,
         };
         let b = CpuTimes {
             total: 1200,
+            idle: 900,
             steal: 80,
         };
         assert_eq!(b.steal_since(&a), Some(0.25));
         assert_eq!(a.steal_since(&a), None);
+    }
+
+    #[test]
+    fn busy_share_leaves_out_idle_and_steal() {
+        let a = CpuTimes {
+            total: 1000,
+            idle: 800,
+            steal: 30,
+        };
+        let b = CpuTimes {
+            total: 1200,
+            idle: 900,
+            steal: 80,
+        };
+        // 200 ticks: 100 idle, 50 stolen, 50 run.
+        assert_eq!(b.busy_since(&a), Some(0.25));
+        assert_eq!(a.busy_since(&a), None);
     }
 
     #[test]
