@@ -690,5 +690,7 @@ fn memory_per_node() {
         (after - before) / 1024,
         (after - before) * 1024 / t.node_count() as u64
     );
-    assert!(after - before < 360 * 1024);
+    // 293 bytes/node measured (Node 112 + data 128 + ~33 per child entry, allocator size
+    // classes included); 340 with the imbl B-tree children maps used before.
+    assert!(after - before < 310 * 1024);
 }

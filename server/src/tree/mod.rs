@@ -3,13 +3,14 @@
 //! stream.
 //!
 //! The tree is a persistent structure: nodes are `Arc`s that own their children in
-//! persistent maps (`imbl`), and every other collection is persistent too, so
+//! copy-on-write maps, and every other collection is persistent (`imbl`) too, so
 //! [`DataTree::clone`] is O(1). A snapshot clones the tree and serializes the clone on
 //! another thread while the server keeps applying txns to the original; a change then
 //! copies only the nodes on the path from the root to the changed node. There is no
 //! global path map: a lookup walks the path's components (as deep as the path, each a
-//! B-tree search), which keeps a znode with 100 bytes of data at about 340 bytes of
-//! memory (1M such znodes: ~325 MB; see the ignored `memory_per_node` test).
+//! search of the parent's `Children` map), which keeps a znode with 100 bytes of
+//! data at about 290 bytes of memory (1M such znodes: ~280 MB; see the ignored
+//! `memory_per_node` test).
 //!
 //! The tree performs no validation of requests: the pipeline checks versions, ACLs and
 //! existence before it builds a txn, and [`DataTree::apply`] replays txns exactly as
@@ -18,6 +19,7 @@
 
 mod acl_cache;
 mod apply;
+mod children;
 mod digest;
 mod error;
 mod node;

@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use compact_str::CompactString;
-use imbl::OrdMap;
 
 use crate::proto::codes::EphemeralKind;
 use crate::proto::records::{Acl, Stat, StatPersisted};
+
+use super::children::Children;
 
 /// A znode. The tree is made of these: each node owns its children by name, so there
 /// is no global path map and no full-path string per node (paths are rebuilt while
@@ -24,7 +25,7 @@ pub(crate) struct Node {
     pub data: Option<Arc<[u8]>>,
     /// Child name → child, in name order. Names up to 24 bytes are stored inline in
     /// the map entry, with no allocation of their own.
-    pub children: OrdMap<Name, Arc<Node>>,
+    pub children: Children,
 }
 
 /// A child's name: a `CompactString` ordered as `str` is (byte-wise), by a comparison that
@@ -36,6 +37,13 @@ pub(crate) struct Name(CompactString);
 impl Name {
     pub fn new(s: &str) -> Name {
         Name(CompactString::from(s))
+    }
+}
+
+impl Name {
+    /// Orders this name against a borrowed one, as `Ord` orders two names.
+    pub fn cmp_str(&self, other: &str) -> Ordering {
+        bytewise(self.0.as_bytes(), other.as_bytes())
     }
 }
 
@@ -100,7 +108,7 @@ impl Node {
             stat,
             acl,
             data,
-            children: OrdMap::new(),
+            children: Children::new(),
         }
     }
 
