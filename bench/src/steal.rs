@@ -71,23 +71,7 @@ mod tests {
     }
 
     #[test]
-    fn steal_share_between_two_readings() {
-        let a = CpuTimes {
-            total: 1000,
-            idle: 800,
-            steal: 30,
-        };
-        let b = CpuTimes {
-            total: 1200,
-            idle: 900,
-            steal: 80,
-        };
-        assert_eq!(b.steal_since(&a), Some(0.25));
-        assert_eq!(a.steal_since(&a), None);
-    }
-
-    #[test]
-    fn busy_share_leaves_out_idle_and_steal() {
+    fn shares_between_two_readings() {
         let a = CpuTimes {
             total: 1000,
             idle: 800,
@@ -99,7 +83,9 @@ mod tests {
             steal: 80,
         };
         // 200 ticks: 100 idle, 50 stolen, 50 run.
+        assert_eq!(b.steal_since(&a), Some(0.25));
         assert_eq!(b.busy_since(&a), Some(0.25));
+        assert_eq!(a.steal_since(&a), None);
         assert_eq!(a.busy_since(&a), None);
     }
 

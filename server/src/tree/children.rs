@@ -278,6 +278,17 @@ mod tests {
         }
     }
 
+    /// A map and its model holding `names`, inserted in the order given.
+    fn filled(names: impl Iterator<Item = String>) -> (Children, BTreeMap<String, i64>) {
+        let mut m = Children::new();
+        let mut model = BTreeMap::new();
+        for (i, key) in names.enumerate() {
+            m.insert(Name::new(&key), node(i as i64));
+            model.insert(key, i as i64);
+        }
+        (m, model)
+    }
+
     /// A small deterministic generator (xorshift), so failures reproduce.
     struct Rng(u64);
     impl Rng {
@@ -325,13 +336,7 @@ mod tests {
 
     #[test]
     fn in_order_creation_fills_chunks() {
-        let mut m = Children::new();
-        let mut model = BTreeMap::new();
-        for i in 0..10_000i64 {
-            let key = format!("lock-{i:010}");
-            m.insert(Name::new(&key), node(i));
-            model.insert(key, i);
-        }
+        let (mut m, model) = filled((0..10_000).map(|i| format!("lock-{i:010}")));
         check(&m, &model);
         let chunks = m.0.as_ref().map_or(0, |t| t.chunks.len());
         assert_eq!(chunks, 10_000usize.div_ceil(CHUNK));
@@ -344,31 +349,15 @@ mod tests {
 
     #[test]
     fn reverse_and_counter_named_creation_stay_sorted() {
-        let mut m = Children::new();
-        let mut model = BTreeMap::new();
-        for i in (0..3000i64).rev() {
-            let key = format!("r{i:05}");
-            m.insert(Name::new(&key), node(i));
-            model.insert(key, i);
-        }
         // Unpadded counters ("n1", "n10", "n100", ...) insert mid-map in runs.
-        for i in 0..3000i64 {
-            let key = format!("n{i}");
-            m.insert(Name::new(&key), node(i));
-            model.insert(key, i);
-        }
+        let names = (0..3000).rev().map(|i| format!("r{i:05}"));
+        let (m, model) = filled(names.chain((0..3000).map(|i| format!("n{i}"))));
         check(&m, &model);
     }
 
     #[test]
     fn a_clone_is_unaffected_by_changes_to_the_original() {
-        let mut m = Children::new();
-        let mut model = BTreeMap::new();
-        for i in 0..500i64 {
-            let key = format!("c{i:04}");
-            m.insert(Name::new(&key), node(i));
-            model.insert(key, i);
-        }
+        let (mut m, mut model) = filled((0..500).map(|i| format!("c{i:04}")));
         let snapshot = m.clone();
         let frozen = model.clone();
         m.remove("c0007");
@@ -385,13 +374,7 @@ mod tests {
 
     #[test]
     fn deletions_merge_small_chunks() {
-        let mut m = Children::new();
-        let mut model = BTreeMap::new();
-        for i in 0..6400i64 {
-            let key = format!("d{i:05}");
-            m.insert(Name::new(&key), node(i));
-            model.insert(key, i);
-        }
+        let (mut m, mut model) = filled((0..6400).map(|i| format!("d{i:05}")));
         // Keep every 16th child: 400 of 6400.
         for i in 0..6400i64 {
             if i % 16 != 0 {
