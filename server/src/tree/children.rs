@@ -11,8 +11,11 @@
 //! the empty map.
 //!
 //! Cloning is O(1) (the chunk list is shared); the first change after a clone copies the
-//! chunk list (one pointer per chunk) and the one chunk it touches, as a B-tree copies
-//! the path to a leaf.
+//! chunk list (one pointer and one name per chunk) and the one chunk it touches, as a
+//! B-tree copies the path to a leaf. The chunk list is flat: a split moves the rest of
+//! it, about 0.5 MB with a million children under one node, at most once per 16 creates
+//! in random order (never for creates in order, which append). Apache cannot even list a
+//! million children under its default 1 MB `jute.maxbuffer`, so that is beyond use.
 
 use std::cmp::Ordering;
 use std::sync::Arc;
