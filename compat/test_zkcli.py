@@ -35,9 +35,15 @@ def stat_blocks(text: str) -> list:
 
 
 def test_connects_and_sees_sync_connected(zk):
+    connected = "WatchedEvent state:SyncConnected type:None path:null"
     out = zkcli(zk, "ls /")
-    assert "WatchedEvent state:SyncConnected type:None path:null" in out
-    assert re.search(r"^\[.*zookeeper.*\]$", out, re.M)
+    assert connected in out
+    # zkCli prints watcher events from its event thread while the main thread prints the
+    # listing; with the shared server's long root listing the two were seen to interleave
+    # mid-line (once in CI). Take the event's lines out before reading the listing.
+    listing = "".join(out.replace("WATCHER::", "").replace(connected, "").splitlines())
+    lists = re.findall(r"\[([^\[\]]*)\]", listing)
+    assert any("zookeeper" in [n.strip() for n in g.split(",")] for g in lists), out
 
 
 def test_create_get_s_set_stat(zk, kz, prefix):
