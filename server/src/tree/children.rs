@@ -168,18 +168,17 @@ impl Children {
 
     /// Removes a child; returns it.
     pub fn remove(&mut self, name: &str) -> Option<Arc<Node>> {
-        let (ci, i) = {
+        let (ci, i, last) = {
             let t = self.0.as_ref()?;
             let (ci, found) = t.find(name);
-            (ci, found.ok()?)
+            (ci, found.ok()?, t.len == 1)
         };
+        if last {
+            // Drop the whole map without first copying parts shared with a clone.
+            return self.0.take().map(|t| t.chunks[ci][i].1.clone());
+        }
         let t = Arc::make_mut(self.0.as_mut()?);
         t.len -= 1;
-        if t.len == 0 {
-            let removed = Arc::make_mut(&mut t.chunks[ci]).remove(i).1;
-            self.0 = None;
-            return Some(removed);
-        }
         let chunk = Arc::make_mut(&mut t.chunks[ci]);
         let removed = chunk.remove(i).1;
         let left = chunk.len();
@@ -373,6 +372,13 @@ mod tests {
         model.insert("c0400".into(), 9999);
         check(&m, &model);
         check(&snapshot, &frozen);
+
+        // Emptying a map shared with a clone leaves the clone whole.
+        let (mut one, one_model) = filled(std::iter::once("only".to_string()));
+        let kept = one.clone();
+        assert!(one.remove("only").is_some());
+        check(&one, &BTreeMap::new());
+        check(&kept, &one_model);
     }
 
     #[test]

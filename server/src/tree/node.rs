@@ -38,9 +38,7 @@ impl Name {
     pub fn new(s: &str) -> Name {
         Name(CompactString::from(s))
     }
-}
 
-impl Name {
     /// Orders this name against a borrowed one, as `Ord` orders two names.
     pub fn cmp_str(&self, other: &str) -> Ordering {
         bytewise(self.0.as_bytes(), other.as_bytes())
